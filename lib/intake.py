@@ -1,0 +1,208 @@
+"""From raw bytes to validated events: parse once, split batches, detect the product, validate.
+
+Everything here is pure (no AWS, no clock), so a whole delivery is checked before anything is
+written: a batch with one bad event is rejected whole and leaves no trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from lib.errors import InvalidEvent, InvalidJson, PayloadTooLarge, ProductMismatch, UnknownProduct
+from lib.routing import (
+    EVENT_TYPE_PATTERN,
+    LEGACY,
+    PRODUCTS,
+    Product,
+    Route,
+    Summary,
+    candidate_products,
+    find_route,
+    summarize,
+)
+
+# Fields that differ between copies of one logical event (signature, expiry, pull handle).
+DELIVERY_FIELDS = frozenset({"Sign", "T", "Timestamp", "EventHandle"})
+MAX_DETAILS = 10
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """One Tencent event, validated and ready for the pipeline."""
+
+    product: Product
+    event_type: str
+    event_id: str
+    body: bytes  # what is archived: the delivery's own bytes when it held one event
+    document: dict[str, Any]
+    known: bool  # False: an EventType mediahook has no route for (archived under _unknown/)
+    legacy: bool  # True: the pre-2019 VOD v2.0 format
+    summary: Summary
+    handle: str | None = None  # EventHandle of a pulled event
+
+    @property
+    def source(self) -> str:
+        return f"tencentcloud/{self.product}"
+
+
+def event_id_of(document: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of the event without its per-delivery fields (the contract)."""
+    logical = {k: v for k, v in document.items() if k not in DELIVERY_FIELDS}
+    canonical = json.dumps(logical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decode UTF-8 JSON strictly: no NaN/Infinity, no invalid UTF-8, no runaway nesting."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidJson(f"the body is not UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise InvalidJson("the body is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, NaN, integers too long to convert
+        raise InvalidJson(f"the body is not valid JSON: {exc}") from None
+
+
+def _pointer(*parts: object) -> str:
+    return "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in parts)
+
+
+def _split_batch(document: dict[str, Any]) -> tuple[list[Any], str] | None:
+    """The events of a ``PullEvents``-style envelope and their JSON pointer, or None for one event."""
+    response = document.get("Response")
+    if isinstance(response, dict) and "EventSet" in response:
+        events, base = response["EventSet"], "/Response/EventSet"
+    elif "EventSet" in document and "EventType" not in document:
+        events, base = document["EventSet"], "/EventSet"
+    else:
+        return None
+    if events is None:
+        return [], base
+    if not isinstance(events, list):
+        raise InvalidEvent("EventSet must be a list of events", [{"pointer": base, "message": "not a list"}])
+    return events, base
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """One event object of a delivery, parsed but not yet validated."""
+
+    document: dict[str, Any]
+    pointer: str  # JSON pointer of the event inside the delivery ("" for a lone event)
+    body: bytes | None  # the delivery's bytes when it held this event alone
+
+
+def split_delivery(raw: bytes, *, pinned: str | None = None, max_bytes: int | None = None) -> list[RawEvent]:
+    """Check size and product, parse the JSON once, and split a batch envelope into its events."""
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise PayloadTooLarge(f"the body is {len(raw)} bytes; at most {max_bytes} are accepted")
+    if pinned is not None and pinned not in PRODUCTS:
+        raise UnknownProduct(f"unknown product {pinned[:40]!r}; use one of {', '.join(PRODUCTS)}")
+    document = parse_json(raw)
+    if not isinstance(document, dict):
+        raise InvalidEvent("the body must be a JSON object", [{"pointer": "", "message": "not an object"}])
+    batch = _split_batch(document)
+    if batch is None:
+        return [RawEvent(document, "", raw)]
+    events, base = batch
+    for index, item in enumerate(events):
+        if not isinstance(item, dict):
+            raise InvalidEvent("each event must be a JSON object",
+                               [{"pointer": f"{base}/{index}", "message": "not an object"}])
+    return [RawEvent(item, f"{base}/{index}", None) for index, item in enumerate(events)]
+
+
+def parse_delivery(raw: bytes, *, pinned: str | None = None, max_bytes: int | None = None) -> list[InboundEvent]:
+    """Turn one delivery's bytes into validated events, or raise a 4xx ``DeliveryError``."""
+    return [read_event(e.document, pinned=pinned, pointer=e.pointer, body=e.body)
+            for e in split_delivery(raw, pinned=pinned, max_bytes=max_bytes)]
+
+
+def read_event(document: dict[str, Any], *, pinned: str | None = None, pointer: str = "",
+               body: bytes | None = None, handle: str | None = None) -> InboundEvent:
+    """Validate one event object; ``body`` defaults to its compact JSON."""
+    legacy = "EventType" not in document and "eventType" in document and "version" in document
+    type_key = "eventType" if legacy else "EventType"
+    event_type = document.get(type_key)
+    if event_type is None:
+        raise InvalidEvent("the event has no EventType", [{"pointer": _pointer_join(pointer, type_key),
+                                                           "message": "missing"}])
+    if not isinstance(event_type, str):
+        raise InvalidEvent("EventType must be a string", [{"pointer": _pointer_join(pointer, type_key),
+                                                           "message": f"got {type(event_type).__name__}"}])
+    if not EVENT_TYPE_PATTERN.fullmatch(event_type):
+        raise InvalidEvent("EventType is not a valid event type name",
+                           [{"pointer": _pointer_join(pointer, type_key), "message": "must match "
+                             + EVENT_TYPE_PATTERN.pattern}])
+    product = _product_for(event_type, pinned, legacy, pointer, type_key)
+    route: Route | None = LEGACY if legacy else find_route(product, event_type)
+    summary = Summary()
+    if route is not None:
+        key, raw_payload = _payload_of(document, route)
+        payload = _validate(route.model, raw_payload, _pointer_join(pointer, key)) if raw_payload is not None else None
+        summary = summarize(route, payload, raw_payload)
+    if body is None:
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    raw_handle = document.get("EventHandle")
+    return InboundEvent(
+        product=product,
+        event_type=event_type,
+        event_id=event_id_of(document),
+        body=body,
+        document=document,
+        known=route is not None,
+        legacy=legacy,
+        summary=summary,
+        handle=handle if handle is not None else (raw_handle if isinstance(raw_handle, str) else None),
+    )
+
+
+def _pointer_join(base: str, *parts: object) -> str:
+    return base + _pointer(*parts)
+
+
+def _product_for(event_type: str, pinned: str | None, legacy: bool, pointer: str, type_key: str) -> Product:
+    candidates: tuple[Product, ...] = ("vod",) if legacy else candidate_products(event_type)
+    if pinned is None:
+        return candidates[0]
+    if pinned not in candidates:
+        raise ProductMismatch(
+            f"EventType {event_type!r} is a {candidates[0]} event, but was posted to /callback/{pinned}",
+            [{"pointer": _pointer_join(pointer, type_key), "message": f"not a {pinned} event type"}],
+        )
+    return pinned  # type: ignore[return-value]  # checked against candidates above
+
+
+def _payload_of(document: dict[str, Any], route: Route) -> tuple[str, Any]:
+    """The route's payload: the first of its keys (current name, then old aliases) that is not null.
+
+    Routing is by EventType only; other keys, null or not, are kept as received and not judged.
+    """
+    for key in route.payload_keys:
+        value = document.get(key)
+        if value is not None:
+            return key, value
+    return route.payload, None
+
+
+def _validate(model: type[BaseModel], value: Any, pointer: str) -> BaseModel:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        details = [
+            {"pointer": _pointer_join(pointer, *err["loc"]), "message": err["msg"]}
+            for err in exc.errors(include_url=False, include_input=False)[:MAX_DETAILS]
+        ]
+        raise InvalidEvent(f"the payload does not match the {model.__name__} schema", details) from None

@@ -1,0 +1,107 @@
+"""The pipeline every entry point shares: archive first, then publish, then acknowledge.
+
+Ordering is the whole point. An event is published only after its bytes are in S3, and the caller
+acknowledges (2xx, ConfirmEvents, queue delete) only after both succeeded. Any AWS failure becomes
+``StorageUnavailable`` so the delivery is retried and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lib import aws
+from lib.archive import archive_key, metadata, put_event
+from lib.errors import StorageUnavailable
+from lib.intake import InboundEvent
+from lib.observability import count, logger
+from lib.publish import cloud_event, message_attributes, publish_event
+from lib.settings import Settings
+
+Delivery = Literal["push", "pull", "queue"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one event; ``as_result`` is its entry in the HTTP response."""
+
+    event_id: str
+    product: str
+    event_type: str
+    duplicate: bool
+    archive_key: str
+
+    def as_result(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "product": self.product, "event_type": self.event_type,
+                "duplicate": self.duplicate}
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """RFC 3339 with milliseconds and ``Z``, as CloudEvents and the archive metadata use."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def topics_for(event: InboundEvent, settings: Settings) -> list[str]:
+    """The default topic plus every ``ROUTES`` topic whose pattern matches the event."""
+    arns = [settings.events_topic_arn]
+    arns += [r.topic_arn for r in settings.routes if r.matches(event.product, event.event_type)]
+    return list(dict.fromkeys(arns))
+
+
+def run_effects(event: InboundEvent, *, delivery: Delivery, settings: Settings,
+                received_at: datetime) -> dict[str, Any]:
+    """Archive then publish one event. Returns a JSON-able record of what was done."""
+    stamp = utc_timestamp(received_at)
+    key = archive_key(event, received_at, settings.archive_prefix)
+    try:
+        archived = put_event(aws.client("s3"), settings.archive_bucket, key, event,
+                             metadata(event, delivery, stamp))
+    except (ClientError, BotoCoreError) as exc:
+        count("Failures", stage="archive")
+        logger.exception("archive failed", extra={"archive_key": key})
+        raise StorageUnavailable("the archive is unavailable; the delivery was not acknowledged") from exc
+    if not archived.created:
+        logger.info("event already archived; publishing again", extra={"archive_key": key})
+    try:
+        message_ids = publish_event(aws.client("sns"), topics_for(event, settings),
+                                    cloud_event(event, archived, delivery, stamp), message_attributes(event))
+    except (ClientError, BotoCoreError) as exc:
+        count("Failures", stage="publish")
+        logger.exception("publish failed after archiving", extra={"archive_key": key})
+        raise StorageUnavailable("the notification could not be published; the delivery was not acknowledged") from exc
+    return {"archive_key": key, "message_ids": message_ids}
+
+
+def process(event: InboundEvent, *, delivery: Delivery, settings: Settings,
+            received_at: datetime | None = None) -> Outcome:
+    """Run one event through the pipeline and say what happened."""
+    moment = received_at or datetime.now(UTC)
+    logger.set_correlation_id(event.event_id)
+    logger.append_keys(product=event.product, event_type=event.event_type, delivery=delivery)
+    record = run_effects(event, delivery=delivery, settings=settings, received_at=moment)
+    count("EventsAccepted", product=event.product, event_type=event.event_type if event.known else "_unknown")
+    if not event.known:
+        count("UnknownEventType", product=event.product)
+        logger.warning("unknown EventType archived under _unknown/", extra={"archive_key": record["archive_key"]})
+    logger.info("event archived and published", extra={"archive_key": record["archive_key"]})
+    return Outcome(event.event_id, event.product, event.event_type, duplicate=False,
+                   archive_key=record["archive_key"])
+
+
+def process_all(events: list[InboundEvent], *, delivery: Delivery, settings: Settings) -> list[Outcome]:
+    """Process a delivery's events in order; a repeated event inside one delivery is done once."""
+    received_at = datetime.now(UTC)
+    done: dict[str, Outcome] = {}
+    outcomes = []
+    for event in events:
+        if event.event_id in done:
+            first = done[event.event_id]
+            outcomes.append(Outcome(first.event_id, first.product, first.event_type, True, first.archive_key))
+            continue
+        outcome = process(event, delivery=delivery, settings=settings, received_at=received_at)
+        done[event.event_id] = outcome
+        outcomes.append(outcome)
+    return outcomes

@@ -1,0 +1,334 @@
+"""Where each event goes and what is said about it.
+
+``TABLE`` is the one place that knows Tencent's EventTypes: for each ``(product, EventType)`` the
+payload key (and its historic aliases), the pydantic model, and the paths from which the
+notification's summary is read. Paths are dotted attribute names on the validated model; ``[]``
+marks a list (every element is visited). Unknown EventTypes of a known product are not an error:
+they are archived under ``{product}/_unknown/`` and acknowledged, because Tencent adds types faster
+than anyone deploys.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from lib import models as m
+
+Product = Literal["vod", "cme", "mps"]
+PRODUCTS: tuple[Product, ...] = ("vod", "cme", "mps")
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one EventType is validated and summarised."""
+
+    product: Product
+    event_type: str
+    payload: str  # the payload key Tencent documents today
+    model: type[BaseModel]
+    aliases: tuple[str, ...] = ()  # older names of the payload key, accepted on input
+    subject: str | None = "TaskId"  # path of the primary resource id
+    task: str | None = "TaskId"
+    files: tuple[str, ...] = ()
+    materials: tuple[str, ...] = ()
+    project: str | None = None
+    status: str | None = "Status"
+    error_code: str | None = "ErrCode"
+    error_message: str | None = "Message"
+    error_ext: str | None = "ErrCodeExt"
+    outcome: bool = True  # whether the event reports success/failure at all
+
+    @property
+    def payload_keys(self) -> tuple[str, ...]:
+        return (self.payload, *self.aliases)
+
+
+def _task(product: Product, event_type: str, payload: str, model: type[BaseModel], **kw: Any) -> Route:
+    return Route(product, event_type, payload, model, **kw)
+
+
+def _fact(product: Product, event_type: str, payload: str, model: type[BaseModel], **kw: Any) -> Route:
+    """An event that states a fact (uploaded, moved, started) rather than a task outcome."""
+    kw.setdefault("task", None)
+    kw.setdefault("subject", None)
+    return Route(product, event_type, payload, model, status=kw.pop("status", None), error_code=None,
+                 error_message=None, error_ext=None, outcome=False, **kw)
+
+
+_FID, _OUT, _IN, _AIGC = ("FileId",), ("Output.FileId",), ("Input.FileId",), ("Output.FileInfos[].FileId",)
+
+TABLE: tuple[Route, ...] = (
+    # ---- VOD: product 266 --------------------------------------------------------------------
+    _fact("vod", "NewFileUpload", "FileUploadEvent", m.FileUploadTask, subject="FileId", files=_FID, task="ProcedureTaskId"),
+    _task("vod", "ProcedureStateChanged", "ProcedureStateChangeEvent", m.ProcedureTask, files=_FID),
+    _fact("vod", "FileDeleted", "FileDeleteEvent", m.FileDeleteTask, subject="FileIdSet[]", files=("FileIdSet[]",)),
+    _task("vod", "PullComplete", "PullCompleteEvent", m.PullUploadTask, files=_FID),
+    _task("vod", "EditMediaComplete", "EditMediaCompleteEvent", m.EditMediaTask, aliases=("EditMediaComplete",), files=_OUT),
+    _task("vod", "SplitMediaComplete", "SplitMediaCompleteEvent", m.SplitMediaTask, files=("FileInfoSet[].Output.FileId",)),
+    _task("vod", "ComposeMediaComplete", "ComposeMediaCompleteEvent", m.ComposeMediaTask, files=_OUT),
+    _task("vod", "ClipComplete", "ClipCompleteEvent", m.ClipTask2017, files=("FileInfo.FileId", "SrcFileId"), status=None, error_code="FileInfo.ErrCode", error_message="FileInfo.Message", error_ext=None),
+    _task("vod", "TranscodeComplete", "TranscodeCompleteEvent", m.TranscodeTask2017, files=_FID, status=None, error_ext=None),
+    _task("vod", "CreateImageSpriteComplete", "CreateImageSpriteCompleteEvent", m.CreateImageSpriteTask2017, files=_FID, status=None, error_ext=None),
+    _task("vod", "ConcatComplete", "ConcatCompleteEvent", m.ConcatTask2017, files=("FileInfoSet[].FileId",), status=None, error_code="FileInfoSet[].ErrCode", error_message="FileInfoSet[].Message", error_ext=None),
+    _task("vod", "CreateSnapshotByTimeOffsetComplete", "SnapshotByTimeOffsetCompleteEvent", m.SnapshotByTimeOffsetTask2017, files=_FID, status=None, error_code=None, error_message=None, error_ext=None, outcome=False),
+    _task("vod", "WechatPublishComplete", "WechatPublishCompleteEvent", m.WechatPublishTask, aliases=("WechatPublishComplete",), files=_FID),
+    _task("vod", "WechatMiniProgramPublishComplete", "WechatMiniProgramPublishCompleteEvent", m.WechatMiniProgramPublishTask, aliases=("WechatMiniProgramPublishEvent",), files=_FID),
+    _task("vod", "RemoveWatermark", "RemoveWatermarkCompleteEvent", m.OutputTask, files=_OUT),
+    _fact("vod", "RestoreMediaComplete", "RestoreMediaCompleteEvent", m.RestoreMediaTask, subject="FileId", files=_FID),
+    _task("vod", "RebuildMediaComplete", "RebuildMediaCompleteEvent", m.OutputTask, files=_OUT),
+    _task("vod", "ExtractTraceWatermarkComplete", "ExtractTraceWatermarkCompleteEvent", m.InputTask, files=_IN),
+    _task("vod", "ExtractCopyRightWatermarkComplete", "ExtractCopyRightWatermarkCompleteEvent", m.InputTask, files=_IN),
+    _task("vod", "ReviewAudioVideoComplete", "ReviewAudioVideoCompleteEvent", m.InputTask, files=_IN),
+    _task("vod", "ReduceMediaBitrateComplete", "ReduceMediaBitrateCompleteEvent", m.ReduceMediaBitrateTask, files=_FID),
+    _task("vod", "DescribeFileAttributesComplete", "DescribeFileAttributesCompleteEvent", m.DescribeFileAttributesTask, files=_FID),
+    _task("vod", "QualityInspectComplete", "QualityInspectCompleteEvent", m.InputTask, files=_IN),
+    _task("vod", "QualityEnhanceComplete", "QualityEnhanceCompleteEvent", m.OutputTask, files=_OUT),
+    _fact("vod", "MediaCastStatusChanged", "MediaCastStatusChangedEvent", m.MediaCastEvent, subject="CastId", status="Status"),
+    _fact("vod", "PersistenceComplete", "PersistenceCompleteEvent", m.PersistenceCompleteTask, subject="FileId", files=_FID),
+    _task("vod", "ComplexAdaptiveDynamicStreamingComplete", "ComplexAdaptiveDynamicStreamingCompleteEvent", m.ComplexAdaptiveDynamicStreamingTask),
+    _task("vod", "ProcessMediaByMPSComplete", "ProcessMediaByMPSCompleteEvent", m.ProcessMediaByMPS),
+    _task("vod", "AigcImageTaskComplete", "AigcImageCompleteEvent", m.AigcTask, files=_AIGC),
+    _task("vod", "AigcVideoTaskComplete", "AigcVideoCompleteEvent", m.AigcTask, files=_AIGC),
+    _task("vod", "ExtractBlindWatermarkComplete", "ExtractBlindWatermarkComplete", m.ExtractBlindWatermarkTask),
+    _task("vod", "SceneAigcImageCompleteEvent", "SceneAigcImageCompleteEvent", m.AigcTask, files=_AIGC),
+    _fact("vod", "ProcessImageAsyncCompleteEvent", "ProcessImageAsyncCompleteEvent", m.ProcessImageAsyncTask),
+    _task("vod", "CreateAigcAdvancedCustomElementCompleteEvent", "CreateAigcAdvancedCustomElementCompleteEvent", m.TaskFields),
+    _task("vod", "CreateAigcCustomVoiceCompleteEvent", "CreateAigcCustomVoiceCompleteEvent", m.TaskFields),
+    _task("vod", "DescribeAigcFaceInfoAsyncComplete", "DescribeAigcFaceInfoAsyncCompleteEvent", m.TaskFields),
+    # ---- CME: product 1156 -------------------------------------------------------------------
+    _fact("cme", "Storage.NewFileCreated", "StorageNewFileCreatedEvent", m.StorageNewFileCreatedEvent, subject="MaterialId", files=_FID, materials=("MaterialId",), task="TaskId"),
+    _fact("cme", "Project.StreamConnect.StatusChanged", "ProjectStreamConnectStatusChangedEvent", m.ProjectStatusChangedEvent, subject="ProjectId", project="ProjectId", status="Status"),
+    _fact("cme", "Project.Switcher.StatusChanged", "ProjectSwitcherStatusChangedEvent", m.ProjectStatusChangedEvent, subject="ProjectId", project="ProjectId", status="Status"),
+    _fact("cme", "Project.MediaCast.StatusChanged", "ProjectMediaCastStatusChangedEvent", m.ProjectStatusChangedEvent, subject="ProjectId", project="ProjectId", status="Status"),
+    _fact("cme", "Material.Imported", "MaterialImportedEvent", m.MaterialImportedEvent, subject="MediaInfoSet[].MaterialId", files=("MediaInfoSet[].FileId",), materials=("MediaInfoSet[].MaterialId",)),
+    _fact("cme", "Material.Added", "MaterialAddedEvent", m.MaterialAddedEvent, subject="MaterialIdSet[]", materials=("MaterialIdSet[]",)),
+    _fact("cme", "Material.Moved", "MaterialMovedEvent", m.MaterialMovedEvent, subject="MaterialIdSet[]", materials=("MaterialIdSet[]",)),
+    _fact("cme", "Material.Modified", "MaterialModifiedEvent", m.MaterialModifiedEvent, subject="MaterialId", materials=("MaterialId",)),
+    _fact("cme", "Material.Deleted", "MaterialDeletedEvent", m.MaterialDeletedEvent, subject="MaterialIdSet[]", materials=("MaterialIdSet[]",)),
+    _fact("cme", "Class.Created", "ClassCreatedEvent", m.ClassCreatedEvent, subject="ClassPath"),
+    _fact("cme", "Class.Moved", "ClassMovedEvent", m.ClassMovedEvent, subject="DestinationClassPath"),
+    _fact("cme", "Class.Deleted", "ClassDeletedEvent", m.ClassDeletedEvent, subject="ClassPathSet[]"),
+    _task("cme", "Task.VideoExportCompleted", "VideoExportCompletedEvent", m.VideoExportCompletedEvent, files=("Output.VodFileId",), materials=("Output.MaterialId",), error_message="ErrMsg", error_ext=None),
+    # ---- MPS (formerly VTS): product 862 -----------------------------------------------------
+    _task("mps", "WorkflowTask", "WorkflowTaskEvent", m.MpsWorkflowTask),
+    _task("mps", "EditMediaTask", "EditMediaTaskEvent", m.MpsEditMediaTask),
+    _task("mps", "ScheduleTask", "ScheduleTaskEvent", m.MpsScheduleTask),
+    _task("mps", "BatchTask", "BatchTaskEvent", m.MpsBatchSubTaskResult),
+    _task("mps", "ExtractBlindWatermark", "ExtractBlindWatermarkTask", m.ExtractBlindWatermarkTask),
+    _task("mps", "ProcedureStateChanged", "ProcedureStateChangeEvent", m.ProcedureTask, files=_FID),  # the VTS-era name
+)
+
+# The pre-2019 VOD callback format: one route for every eventType it carries.
+LEGACY = Route("vod", "*", "data", m.LegacyData, task="vodTaskId", subject="vodTaskId",
+               files=("fileId", "fileInfo[].fileId", "srcFileId"), status="status", error_code="errCode",
+               error_message="message", error_ext=None)
+
+ROUTES_BY_KEY: dict[tuple[str, str], Route] = {(r.product, r.event_type): r for r in TABLE}
+
+# EventType names: ASCII words joined by dots, as every documented type is. Anything else is
+# rejected before it can reach an S3 key or a log line.
+EVENT_TYPE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,127}")
+
+
+def candidate_products(event_type: str) -> tuple[Product, ...]:
+    """The products an EventType can belong to, most likely first.
+
+    CME names are dotted, VOD and MPS names CamelCase. ``ProcedureStateChanged`` is VOD's and also
+    what VTS-era queues sent; an unknown CamelCase name is taken for VOD unless pinned to MPS.
+    """
+    if "." in event_type:
+        return ("cme",)
+    known = tuple(p for p in PRODUCTS if (p, event_type) in ROUTES_BY_KEY)
+    return known or ("vod", "mps")
+
+
+def find_route(product: Product, event_type: str) -> Route | None:
+    return ROUTES_BY_KEY.get((product, event_type))
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the notification says about one event (the ``data`` of the CloudEvent)."""
+
+    subject: str | None = None
+    file_ids: tuple[str, ...] = ()
+    material_ids: tuple[str, ...] = ()
+    project_id: str | None = None
+    task_id: str | None = None
+    status: str | None = None
+    succeeded: bool | None = None
+    error_code: int | None = None
+    error_message: str | None = None
+    urls: tuple[str, ...] = field(default=())
+
+
+def _values(obj: Any, path: str) -> Iterator[Any]:
+    """Every non-empty value at ``path`` (lists are walked at each step)."""
+    current: list[Any] = [obj]
+    for name in path.replace("[]", "").split("."):
+        following: list[Any] = []
+        for item in current:
+            value = getattr(item, name, None) if isinstance(item, BaseModel) else (
+                item.get(name) if isinstance(item, dict) else None)
+            if isinstance(value, list):
+                following.extend(value)
+            elif value is not None:
+                following.append(value)
+        current = following
+    return (v for v in current if v not in ("", None))
+
+
+def _first(obj: Any, path: str | None) -> Any:
+    return next(_values(obj, path), None) if path else None
+
+
+def _all(obj: Any, paths: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(str(v) for p in paths for v in _values(obj, p)))
+
+
+_PENDING = {"PROCESSING", "WAITING"}
+_FAILED = {"FAIL", "FAILED", "ERROR"}
+_DONE = {"FINISH", "SUCCESS"}
+
+
+def _failed_subtask(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """The first failed sub-task of a task flow (``*ResultSet`` items and their ``*Task`` results)."""
+    for value in raw.values():
+        if not isinstance(value, list):
+            continue
+        for item in value:
+            if not isinstance(item, dict):
+                continue
+            for candidate in (item, *(v for v in item.values() if isinstance(v, dict))):
+                code = candidate.get("ErrCode")
+                if candidate.get("Status") in _FAILED or (isinstance(code, int) and code != 0):
+                    return candidate
+    return None
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+_URL_KEY = re.compile(r"(?i)(url|urls|urlset|urllist)$")
+_INPUT_KEY = re.compile(r"(?i)^(input|inputinfo|inputinfos|sourceinfo|.*input)$")
+MAX_URLS = 200
+
+
+def output_urls(raw: Any) -> tuple[str, ...]:
+    """Every http(s) URL of an output, cover or image, skipping the subtrees that describe inputs."""
+    found: dict[str, None] = {}
+
+    def walk(node: Any, key_is_url: bool) -> None:
+        if len(found) >= MAX_URLS:
+            return
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not _INPUT_KEY.match(key):
+                    walk(value, bool(_URL_KEY.search(key)))
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, key_is_url)
+        elif key_is_url and isinstance(node, str) and node.startswith(("http://", "https://")):
+            found[node] = None
+
+    walk(raw, False)
+    return tuple(found)
+
+
+def summarize(route: Route, payload: BaseModel | None, raw: Any) -> Summary:
+    """Read the summary of one event from its validated payload (``None`` if it had none)."""
+    if payload is None:
+        return Summary()
+    status = _first(payload, route.status)
+    error_code = _as_int(_first(payload, route.error_code))
+    if isinstance(status, int) and error_code is None:
+        error_code = status  # legacy v2.0 (and 2017-era) payloads report the result code as "status"
+    error_message = _first(payload, route.error_message)
+    error_ext = _first(payload, route.error_ext)
+    succeeded: bool | None = None
+    if route.outcome:
+        failed = _failed_subtask(raw) if isinstance(raw, dict) else None
+        if failed is not None and not error_code:
+            error_code = _as_int(failed.get("ErrCode")) or error_code
+            error_message = failed.get("Message") or error_message
+        status_text = str(status).upper() if status is not None else None
+        if status_text in _PENDING:
+            succeeded = None
+        elif (status_text in _FAILED or (error_code not in (None, 0))
+              or error_ext not in (None, "", "SUCCESS") or failed is not None):
+            succeeded = False
+        elif error_code is not None or status_text in _DONE or error_ext is not None:
+            succeeded = True
+    file_ids = _all(payload, route.files)
+    material_ids = _all(payload, route.materials)
+    project_id = _opt_str(_first(payload, route.project))
+    task_id = _opt_str(_first(payload, route.task))
+    # The subject is the route's primary id; when the event left it empty, the next best id.
+    subject = _opt_str(_first(payload, route.subject)) or next(
+        (v for v in (task_id, *file_ids, *material_ids, project_id) if v), None)
+    return Summary(
+        subject=subject,
+        file_ids=file_ids,
+        material_ids=material_ids,
+        project_id=project_id,
+        task_id=task_id,
+        status=_opt_str(status),
+        succeeded=succeeded,
+        error_code=error_code,
+        error_message=_opt_str(error_message),
+        urls=output_urls(raw),
+    )
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+# --------------------------------------------------------------------------- extra topics
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    """``ROUTES`` entry: events whose ``product.EventType`` matches ``pattern`` also go to ``topic_arn``."""
+
+    pattern: str
+    topic_arn: str
+
+    def matches(self, product: str, event_type: str) -> bool:
+        return fnmatch.fnmatchcase(f"{product}.{event_type}", self.pattern)
+
+
+def parse_topic_rules(text: str) -> tuple[TopicRule, ...]:
+    """Parse ``ROUTES``: ``pattern=arn`` pairs separated by ``;`` or newlines.
+
+    Example: ``vod.Procedure*=arn:aws:sns:...:procedures; cme.Material.*=arn:aws:sns:...:media``.
+    """
+    rules = []
+    for entry in re.split(r"[;\n]", text):
+        entry = entry.strip()
+        if not entry:
+            continue
+        pattern, sep, arn = (part.strip() for part in entry.partition("="))
+        if not sep or not pattern or not arn.startswith("arn:"):
+            raise ValueError(f"entry {entry!r} is not 'product.EventTypePattern=arn:aws:sns:...'")
+        if pattern.split(".", 1)[0] not in (*PRODUCTS, "*"):
+            raise ValueError(f"pattern {pattern!r} must start with vod., cme., mps. or *")
+        rules.append(TopicRule(pattern, arn))
+    return tuple(rules)

@@ -1,0 +1,78 @@
+"""Configuration, read once from the environment into a validated model.
+
+A missing or malformed variable fails at cold start with the variable's name, not at the first
+event that needs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lib.routing import TopicRule, parse_topic_rules
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+class Settings(BaseModel):
+    """Every setting mediahook reads. Field names are the environment variables, lower-cased."""
+
+    model_config = ConfigDict(frozen=True)
+
+    archive_bucket: str = Field(min_length=3)
+    archive_prefix: str = ""
+    events_topic_arn: str = Field(pattern=r"^arn:")
+    routes: tuple[TopicRule, ...] = ()
+    idempotency_table: str | None = None
+    vod_sign_keys: tuple[str, ...] = ()
+    mps_notify_keys: tuple[str, ...] = ()
+    callback_tokens: tuple[str, ...] = ()
+    vod_sign_keys_param: str | None = None
+    mps_notify_keys_param: str | None = None
+    callback_tokens_param: str | None = None
+    secrets_cache_seconds: int = Field(default=300, ge=0)
+    auth_mode: Literal["required", "off"] = "required"
+    auth_clock_skew_seconds: int = Field(default=300, ge=0)
+    auth_max_lifetime_seconds: int = Field(default=3600, ge=60)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from ``env``; raise ``ConfigError`` naming the offending variable."""
+        raw: dict[str, object] = {}
+        for name in cls.model_fields:
+            value = env.get(name.upper())
+            if value is None or (value.strip() == "" and name not in ("archive_prefix",)):
+                continue
+            if name == "routes":
+                try:
+                    raw[name] = parse_topic_rules(value)
+                except ValueError as exc:
+                    raise ConfigError(f"ROUTES: {exc}") from None
+            elif name in ("vod_sign_keys", "mps_notify_keys", "callback_tokens"):
+                raw[name] = _csv(value)
+            else:
+                raw[name] = value.strip() if name != "archive_prefix" else value
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, parsed on first use (cold start)."""
+    return Settings.from_env(os.environ)

@@ -1,0 +1,166 @@
+"""Shared fixtures: a moto-backed AWS (bucket, topic, a queue subscribed to it) and helpers to read it."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+SAMPLES = ROOT / "tests" / "samples"
+REGION = "us-east-1"
+BUCKET = "mediahook-archive-test"
+
+BASE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "mediahook",
+    "POWERTOOLS_METRICS_NAMESPACE": "Mediahook",
+    "ARCHIVE_BUCKET": BUCKET,
+    "AUTH_MODE": "off",
+}
+
+for _name, _value in BASE_ENV.items():  # before any test module imports boto3-using code
+    os.environ.setdefault(_name, _value)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "mediahook-test-callback"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:mediahook-test-callback"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    remaining_ms: int = 30_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass
+class Aws:
+    """The moto account a test runs against, with readers for what mediahook left in it."""
+
+    s3: Any
+    sns: Any
+    sqs: Any
+    topic_arn: str
+    queue_url: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    def objects(self) -> dict[str, bytes]:
+        """Every archived object: key -> bytes."""
+        out = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+            for item in page.get("Contents", []):
+                out[item["Key"]] = self.s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
+        return out
+
+    def head(self, key: str) -> dict[str, Any]:
+        return self.s3.head_object(Bucket=BUCKET, Key=key)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every SNS notification so far (drained from the subscribed queue, kept across calls)."""
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                             MessageAttributeNames=["All"], WaitTimeSeconds=0)
+            items = batch.get("Messages", [])
+            if not items:
+                return self.received
+            for item in items:
+                envelope = json.loads(item["Body"])
+                self.received.append({
+                    "cloudevent": json.loads(envelope["Message"]),
+                    "attributes": {k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()},
+                    "topic": envelope["TopicArn"],
+                })
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=item["ReceiptHandle"])
+
+
+def _subscribe_queue(sns: Any, sqs: Any, topic_arn: str, name: str) -> str:
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return url
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """A fresh moto account with the archive bucket, the events topic and a queue subscribed to it."""
+    from lib import aws as aws_clients
+    from lib.settings import get_settings
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        topic_arn = sns.create_topic(Name="mediahook-events")["TopicArn"]
+        queue_url = _subscribe_queue(sns, sqs, topic_arn, "mediahook-events-test")
+        monkeypatch.setenv("EVENTS_TOPIC_ARN", topic_arn)
+        get_settings.cache_clear()
+        aws_clients.reset()
+        yield Aws(s3, sns, sqs, topic_arn, queue_url)
+        get_settings.cache_clear()
+        aws_clients.reset()
+
+
+@pytest.fixture
+def context() -> LambdaContext:
+    return LambdaContext()
+
+
+def load_event(relative: str) -> dict[str, Any]:
+    return json.loads((EVENTS / relative).read_text(encoding="utf-8"))
+
+
+def all_event_files() -> list[Path]:
+    return sorted(EVENTS.rglob("*.json"))
+
+
+def http_event(body: str | bytes, *, path: str = "/callback", method: str = "POST", query: str = "",
+               headers: dict[str, str] | None = None, base64_body: bool = False) -> dict[str, Any]:
+    """An API Gateway HTTP API (2.0) event."""
+    import base64
+    from urllib.parse import parse_qsl
+
+    if base64_body:
+        raw = body if isinstance(body, bytes) else body.encode("utf-8")
+        body = base64.b64encode(raw).decode("ascii")
+    elif isinstance(body, bytes):
+        body = body.decode("utf-8")
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"content-type": "application/json", **(headers or {})},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "test", "domainName": "test.execute-api.us-east-1.amazonaws.com",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                     "userAgent": "pytest"},
+            "requestId": "r", "routeKey": "$default", "stage": "$default", "timeEpoch": 0,
+        },
+        "body": body,
+        "isBase64Encoded": base64_body,
+    }
+    if query:
+        event["queryStringParameters"] = dict(parse_qsl(query))
+    return event
+
+
+def response_json(response: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(response["body"])
