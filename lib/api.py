@@ -29,7 +29,7 @@ from lib.routing import candidate_products
 from lib.settings import Settings, get_settings
 
 OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-router = Router()
+router = Router()  # type: ignore[no-untyped-call]  # powertools leaves __init__ unannotated
 
 
 def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:

@@ -22,7 +22,7 @@ _CONFIG = Config(
 @functools.cache
 def client(service: str) -> Any:
     """A shared client for ``service`` (boto3 clients are thread-safe)."""
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, config=_CONFIG)
 
 
 def reset() -> None:

@@ -101,6 +101,7 @@ TABLE: tuple[Route, ...] = (
     _task("vod", "CreateAigcAdvancedCustomElementCompleteEvent", "CreateAigcAdvancedCustomElementCompleteEvent", m.TaskFields),
     _task("vod", "CreateAigcCustomVoiceCompleteEvent", "CreateAigcCustomVoiceCompleteEvent", m.TaskFields),
     _task("vod", "DescribeAigcFaceInfoAsyncComplete", "DescribeAigcFaceInfoAsyncCompleteEvent", m.TaskFields),
+    _task("vod", "AigcHunyuan3DTaskComplete", "AigcHunyuan3DCompleteEvent", m.AigcTask),  # newer than the catalog: SDK 3.1.194
     # ---- CME: product 1156 -------------------------------------------------------------------
     _fact("cme", "Storage.NewFileCreated", "StorageNewFileCreatedEvent", m.StorageNewFileCreatedEvent, subject="MaterialId", files=_FID, materials=("MaterialId",), task="TaskId"),
     _fact("cme", "Project.StreamConnect.StatusChanged", "ProjectStreamConnectStatusChangedEvent", m.ProjectStatusChangedEvent, subject="ProjectId", project="ProjectId", status="Status"),

@@ -59,7 +59,9 @@ def gateway_event(product: str, body: str, query: str = "") -> dict[str, object]
 
 def planned() -> dict[Path, tuple[str, Path]]:
     """events/ file -> (product, sample) for every routed type plus the legacy v2.0 samples."""
-    plan = {EVENTS / r.product / f"{r.event_type}.json": (r.product, sample_for(r.product, r.event_type)) for r in TABLE}
+    plan: dict[Path, tuple[str, Path]] = {
+        EVENTS / r.product / f"{r.event_type}.json": (r.product, sample_for(r.product, r.event_type)) for r in TABLE
+    }
     for legacy in sorted(SAMPLES.glob("vod_legacy-v2_*.json")):
         event_type = legacy.stem.removeprefix("vod_legacy-v2_")
         plan[EVENTS / "vod" / "legacy-v2" / f"{event_type}.json"] = ("vod", legacy)

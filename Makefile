@@ -1,0 +1,42 @@
+# mediahook: one Makefile for developers and CI. Everything it needs is installed by `make install`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: install test lint typecheck unit package package-size events clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed  ## Python venv + pinned npm packages
+
+lint: install  ## ruff + mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint  ## the whole suite: lint, types, unit, integration, packaging
+	$(BIN)/pytest
+
+unit: install  ## quick: only the tests that need no AWS stand-in
+	$(BIN)/pytest tests/unit
+
+package: install  ## build the Lambda artifact offline into .serverless/
+	npx osls package --stage dev
+
+package-size: package  ## print the deployment package size (zipped and unzipped)
+	@$(BIN)/python scripts/package_size.py .serverless/mediahook.zip
+
+events: install  ## regenerate events/ from tests/samples/
+	$(BIN)/python scripts/build_events.py
+
+clean:
+	rm -rf .serverless .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,59 @@
+"""Drift from Tencent's schema of record: the installed SDKs' EventContent models vs the routing table.
+
+The SDKs are dev dependencies only; bumping them in requirements-dev.txt is how a new EventType
+surfaces here, in CI, before it reaches production as ``_unknown``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any
+
+import pytest
+
+from lib.routing import TABLE
+
+NOT_PAYLOADS = {"EventHandle", "EventType", "Operator", "SessionId", "SessionContext", "Timestamp", "Sign",
+                "RequestId"}
+
+
+def _documented_types(model: Any) -> set[str]:
+    doc = inspect.getsource(type(model).EventType.fget)
+    return set(re.findall(r"<li>\s*([A-Za-z][\w.]*)\s*[：:]", doc))
+
+
+def _payload_fields(model: Any) -> set[str]:
+    return {name.lstrip("_") for name in vars(model)} - NOT_PAYLOADS
+
+
+def _sdk(product: str) -> Any:
+    if product == "vod":
+        from tencentcloud.vod.v20180717 import models
+
+        return models.EventContent()
+    if product == "cme":
+        from tencentcloud.cme.v20191029 import models as cme
+
+        return cme.EventContent()
+    from tencentcloud.mps.v20190612 import models as mps
+
+    return mps.ParseNotificationResponse()
+
+
+@pytest.mark.parametrize("product", ["vod", "cme", "mps"])
+def test_every_documented_event_type_is_routed(product: str) -> None:
+    routed = {r.event_type for r in TABLE if r.product == product}
+    documented = _documented_types(_sdk(product))
+    assert documented, "the SDK's EventType doc string could not be read"
+    assert sorted(documented - routed) == []
+
+
+@pytest.mark.parametrize("product", ["vod", "cme", "mps"])
+def test_every_sdk_payload_field_is_a_routed_payload_key(product: str) -> None:
+    keys = {k for r in TABLE if r.product == product for k in r.payload_keys}
+    assert sorted(_payload_fields(_sdk(product)) - keys) == []
+
+
+def test_cme_has_all_thirteen_types() -> None:
+    assert len([r for r in TABLE if r.product == "cme"]) == 13

@@ -1,0 +1,92 @@
+"""Configuration fails loudly by name; the routing table only reads fields the models declare."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from lib.routing import LEGACY, TABLE, Route, parse_topic_rules
+from lib.settings import ConfigError, Settings
+
+BASE = {"ARCHIVE_BUCKET": "bucket", "EVENTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t"}
+
+
+@pytest.mark.parametrize(("env", "name"), [
+    ({"EVENTS_TOPIC_ARN": BASE["EVENTS_TOPIC_ARN"]}, "ARCHIVE_BUCKET"),
+    ({"ARCHIVE_BUCKET": "bucket"}, "EVENTS_TOPIC_ARN"),
+    ({**BASE, "EVENTS_TOPIC_ARN": "not-an-arn"}, "EVENTS_TOPIC_ARN"),
+    ({**BASE, "MAX_BODY_BYTES": "lots"}, "MAX_BODY_BYTES"),
+    ({**BASE, "MAX_BODY_BYTES": "0"}, "MAX_BODY_BYTES"),
+    ({**BASE, "AUTH_MODE": "sometimes"}, "AUTH_MODE"),
+    ({**BASE, "ROUTES": "vod.*"}, "ROUTES"),
+    ({**BASE, "ROUTES": "live.*=arn:aws:sns:us-east-1:1:t"}, "ROUTES"),
+])
+def test_bad_configuration_names_the_variable(env: dict[str, str], name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(env)
+
+
+def test_defaults_and_lists() -> None:
+    s = Settings.from_env({**BASE, "VOD_SIGN_KEYS": " a, b ,", "ROUTES": "vod.Procedure*=arn:x:1;\ncme.*=arn:x:2"})
+    assert (s.auth_mode, s.max_body_bytes, s.archive_prefix, s.idempotency_table) == ("required", 1_048_576, "", None)
+    assert s.vod_sign_keys == ("a", "b")
+    assert [(r.pattern, r.topic_arn) for r in s.routes] == [("vod.Procedure*", "arn:x:1"), ("cme.*", "arn:x:2")]
+
+
+def test_topic_rule_globs() -> None:
+    (rule,) = parse_topic_rules("cme.Material.*=arn:aws:sns:us-east-1:1:m")
+    assert rule.matches("cme", "Material.Moved") and not rule.matches("cme", "Class.Moved")
+    assert not rule.matches("vod", "Material.Moved")
+
+
+def _field_type(model: type[BaseModel], name: str) -> Any:
+    field = model.model_fields.get(name)
+    assert field is not None, f"{model.__name__} declares no field {name!r}"
+    return field.annotation
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The model classes (or plain types) an annotation can hold: Optional, unions and lists opened."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    if origin is list:
+        return _unwrap(typing.get_args(annotation)[0])
+    return [annotation]
+
+
+def _check_path(model: type[BaseModel], path: str) -> None:
+    current: list[Any] = [model]
+    for name in path.replace("[]", "").split("."):
+        models = [c for c in current if isinstance(c, type) and issubclass(c, BaseModel)]
+        assert models, f"{path}: {name!r} is below a field that is not a model"
+        current = [t for m in models for t in _unwrap(_field_type(m, name))]
+
+
+@pytest.mark.parametrize("route", [*TABLE, LEGACY], ids=lambda r: f"{r.product}.{r.event_type}")
+def test_every_summary_path_is_a_declared_field(route: Route) -> None:
+    paths = [route.subject, route.task, route.project, route.status, route.error_code, route.error_message,
+             route.error_ext, *route.files, *route.materials]
+    for path in filter(None, paths):
+        _check_path(route.model, path)
+
+
+def test_routes_are_unique_and_payload_keys_do_not_collide_within_a_product() -> None:
+    keys = [(r.product, r.event_type) for r in TABLE]
+    assert len(keys) == len(set(keys))
+    for product in ("vod", "cme", "mps"):
+        payloads = [k for r in TABLE if r.product == product and r.event_type != "ProcedureStateChanged"
+                    for k in r.payload_keys]
+        assert len(payloads) == len(set(payloads)), product
+
+
+def test_events_folder_is_in_sync_with_the_samples() -> None:
+    from scripts.build_events import planned, render
+
+    for target, (product, sample) in planned().items():
+        assert target.exists(), f"{target} missing: run python scripts/build_events.py"
+        assert target.read_text(encoding="utf-8") == render(product, sample), f"{target} is stale"
