@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lib import api
+from lib import api, dedup
 from lib.observability import logger, metrics, tracer
 
 
@@ -13,4 +13,5 @@ from lib.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler(capture_response=False)
 def callback(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Push deliveries (VOD, CME, MPS by URL) through API Gateway or a function URL."""
+    dedup.register_context(context)
     return api.handle(event, context)

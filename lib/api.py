@@ -50,13 +50,29 @@ def authenticate(raw_events: list[Any], envelope: dict[str, Any] | None, *, pinn
     """Check every event of the delivery before any of it is judged or written."""
     if settings.auth_mode == "off":
         return
-    verifier = auth.Verifier(auth.load_secrets(settings), settings.auth_clock_skew_seconds,
-                             settings.auth_max_lifetime_seconds)
+    secrets = auth.load_secrets(settings)
+    _warn_once_if_unconfigured(secrets)
+    verifier = auth.Verifier(secrets, settings.auth_clock_skew_seconds, settings.auth_max_lifetime_seconds)
     token = query.get("token")
     for raw in raw_events:
         event_type = raw.document.get("EventType", raw.document.get("eventType"))
         product = pinned or (candidate_products(event_type)[0] if isinstance(event_type, str) else "vod")
         verifier.verify(product, _sources(raw.document, envelope, query, headers), token)
+
+
+_warned_unconfigured = False
+
+
+def _warn_once_if_unconfigured(secrets: auth.Secrets) -> None:
+    """One clear line per cold start when AUTH_MODE=required leaves a product with no check."""
+    global _warned_unconfigured
+    missing = auth.unconfigured_products(secrets)
+    if missing and not _warned_unconfigured:
+        _warned_unconfigured = True
+        logger.warning(
+            "AUTH_MODE=required but no key or token is configured for %s: their deliveries get 401. "
+            "Set VOD_SIGN_KEYS / MPS_NOTIFY_KEYS / CALLBACK_TOKENS (or the *_PARAM SSM names), "
+            "or AUTH_MODE=off for local use only.", ", ".join(missing))
 
 
 def receive(raw: bytes, *, pinned: str | None = None, query: Mapping[str, str] | None = None,
@@ -86,6 +102,9 @@ def _envelope_of(raw: bytes) -> dict[str, Any] | None:
 
 
 def _record_rejection(err: DeliveryError) -> None:
+    if err.code == "in_progress":
+        logger.warning("another copy of this event is in flight; asked the sender to retry")
+        return
     if err.status >= 500:
         logger.error("delivery failed", extra={"error_code": err.code})
         return

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lib import aws
+from lib import aws, dedup
 from lib.archive import archive_key, metadata, put_event
 from lib.errors import StorageUnavailable
 from lib.intake import InboundEvent
@@ -81,7 +81,14 @@ def process(event: InboundEvent, *, delivery: Delivery, settings: Settings,
     moment = received_at or datetime.now(UTC)
     logger.set_correlation_id(event.event_id)
     logger.append_keys(product=event.product, event_type=event.event_type, delivery=delivery)
-    record = run_effects(event, delivery=delivery, settings=settings, received_at=moment)
+    record = dedup.run_once(settings.idempotency_table, run_effects, event=event, delivery=delivery,
+                            settings=settings, received_at=moment)
+    duplicate = bool(record.get("duplicate"))
+    if duplicate:
+        count("Duplicates", product=event.product)
+        logger.info("duplicate event: already archived and published", extra={"archive_key": record["archive_key"]})
+        return Outcome(event.event_id, event.product, event.event_type, duplicate=True,
+                       archive_key=record["archive_key"])
     count("EventsAccepted", product=event.product, event_type=event.event_type if event.known else "_unknown")
     if not event.known:
         count("UnknownEventType", product=event.product)

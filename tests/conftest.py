@@ -101,6 +101,7 @@ def _subscribe_queue(sns: Any, sqs: Any, topic_arn: str, name: str) -> str:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """A fresh moto account with the archive bucket, the events topic and a queue subscribed to it."""
     from lib import aws as aws_clients
+    from lib import dedup
     from lib.settings import get_settings
 
     with mock_aws():
@@ -113,6 +114,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         monkeypatch.setenv("EVENTS_TOPIC_ARN", topic_arn)
         get_settings.cache_clear()
         aws_clients.reset()
+        dedup.reset()
         yield Aws(s3, sns, sqs, topic_arn, queue_url)
         get_settings.cache_clear()
         aws_clients.reset()
@@ -164,3 +166,38 @@ def http_event(body: str | bytes, *, path: str = "/callback", method: str = "POS
 
 def response_json(response: dict[str, Any]) -> dict[str, Any]:
     return json.loads(response["body"])
+
+
+@pytest.fixture
+def idempotency_table(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The DynamoDB table powertools idempotency expects (id key, TTL on `expiration`), switched on."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from lib import dedup
+    from lib.settings import get_settings
+
+    # DynamoDB applies a conditional write atomically; moto's in-process backend checks the condition
+    # and then writes without a lock, so two threads can both pass it. Serialise moto's writes to give
+    # the stand-in the atomicity the real service guarantees (the tests then exercise our logic).
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    table = "mediahook-idempotency-test"
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", table)
+    get_settings.cache_clear()
+    dedup.reset()
+    yield table
+    dedup.reset()

@@ -1,0 +1,98 @@
+"""Exactly-once effects: powertools idempotency keyed by ``event_id``, persisted in DynamoDB.
+
+Tencent's push deliveries carry no id and arrive more than once (retries, ``TasksNotifyMode=Change``,
+a pushed and a pulled copy). The archive-and-publish step runs at most once per ``event_id``:
+
+* a copy that arrives after the first completed gets the stored result back, marked duplicate;
+* a copy that arrives while the first is in flight gets ``InProgress`` (503, retry later);
+* a failure inside the step deletes the in-progress record, so the retry runs the step again (and
+  the archive's conditional write makes the second run find its object instead of writing another).
+
+The key prefix is fixed, not the powertools default (which includes the function name), so the
+callback, pull and queue functions share one record per event.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, cast
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
+    IdempotencyPersistenceConnectionError,
+    IdempotencyPersistenceLayerError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lib import aws
+from lib.errors import InProgress, StorageUnavailable
+
+KEY_PREFIX = "mediahook-event"
+# Longer than Tencent's 4-day retention of unconfirmed VOD events, so a late redelivery still dedupes.
+RECORD_TTL_SECONDS = 5 * 24 * 3600
+
+Effects = Callable[..., dict[str, Any]]
+_context: LambdaContext | None = None
+
+
+def register_context(context: Any) -> None:
+    """Remember the invocation's context so in-flight records expire with the Lambda's time budget
+    (a crashed invocation does not block its event for the record's whole TTL)."""
+    global _context
+    _context = context if hasattr(context, "get_remaining_time_in_millis") else None
+
+
+def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
+    """powertools calls this only when it answers from the store: the event was seen before."""
+    return {**response, "duplicate": True} if isinstance(response, dict) else response
+
+
+@functools.cache
+def _runner(table: str, effects: Effects) -> Effects:
+    config = IdempotencyConfig(
+        event_key_jmespath="event_id",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=RECORD_TTL_SECONDS,
+        response_hook=_mark_duplicate,
+    )
+    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=aws.client("dynamodb"))
+
+    def effects_once(*, key: dict[str, str], **kwargs: Any) -> dict[str, Any]:
+        return effects(**kwargs)
+
+    run = cast(Effects, idempotent_function(effects_once, data_keyword_argument="key", persistence_store=persistence,
+                                            config=config, key_prefix=KEY_PREFIX))
+
+    def call(**kwargs: Any) -> dict[str, Any]:
+        if _context is not None:
+            config.register_lambda_context(_context)
+        return run(key={"event_id": kwargs["event"].event_id}, **kwargs)
+
+    return call
+
+
+def run_once(table: str | None, effects: Effects, **kwargs: Any) -> dict[str, Any]:
+    """Run ``effects(**kwargs)`` once per event; without a table, just run it (the archive's
+    conditional write still keeps one object per event_id per day)."""
+    if not table:
+        return effects(**kwargs)
+    try:
+        return _runner(table, effects)(**kwargs)
+    except IdempotencyAlreadyInProgressError:
+        raise InProgress("this event is being processed by another delivery; retry shortly") from None
+    except (IdempotencyPersistenceLayerError, IdempotencyPersistenceConnectionError,
+            IdempotencyInconsistentStateError) as exc:
+        raise StorageUnavailable("the deduplication store is unavailable; the delivery was not acknowledged") from exc
+
+
+def reset() -> None:
+    """Forget the cached persistence layers (tests switch tables and endpoints)."""
+    _runner.cache_clear()
