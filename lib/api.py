@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, 
 
 from lib import auth
 from lib.errors import DeliveryError, InvalidJson, MethodNotAllowed
-from lib.intake import InboundEvent, read_event, split_delivery
+from lib.intake import InboundEvent, RawEvent, read_event, split_delivery
 from lib.observability import count, logger
 from lib.pipeline import process_all
 from lib.routing import candidate_products
@@ -45,7 +45,7 @@ def _sources(document: dict[str, Any], envelope: dict[str, Any] | None, query: M
     return [document, *([envelope] if envelope is not None else []), query, header_fields]
 
 
-def authenticate(raw_events: list[Any], envelope: dict[str, Any] | None, *, pinned: str | None,
+def authenticate(raw_events: list[RawEvent], *, pinned: str | None,
                  query: Mapping[str, str], headers: Mapping[str, str], settings: Settings) -> None:
     """Check every event of the delivery before any of it is judged or written."""
     if settings.auth_mode == "off":
@@ -57,7 +57,7 @@ def authenticate(raw_events: list[Any], envelope: dict[str, Any] | None, *, pinn
     for raw in raw_events:
         event_type = raw.document.get("EventType", raw.document.get("eventType"))
         product = pinned or (candidate_products(event_type)[0] if isinstance(event_type, str) else "vod")
-        verifier.verify(product, _sources(raw.document, envelope, query, headers), token)
+        verifier.verify(product, _sources(raw.document, raw.envelope, query, headers), token)
 
 
 _warned_unconfigured = False
@@ -82,8 +82,7 @@ def receive(raw: bytes, *, pinned: str | None = None, query: Mapping[str, str] |
     query, headers = query or {}, headers or {}
     try:
         raw_events = split_delivery(raw, pinned=pinned, max_bytes=settings.max_body_bytes)
-        envelope = None if raw_events and raw_events[0].body is not None else _envelope_of(raw)
-        authenticate(raw_events, envelope, pinned=pinned, query=query, headers=headers, settings=settings)
+        authenticate(raw_events, pinned=pinned, query=query, headers=headers, settings=settings)
         events: list[InboundEvent] = [
             read_event(e.document, pinned=pinned, pointer=e.pointer, body=e.body) for e in raw_events
         ]
@@ -93,12 +92,6 @@ def receive(raw: bytes, *, pinned: str | None = None, query: Mapping[str, str] |
         headers_out = {"Retry-After": "5"} if err.status == 503 else None
         return err.status, err.body() | ({"_headers": headers_out} if headers_out else {})
     return 200, {"ok": True, "results": [o.as_result() for o in outcomes]}
-
-
-def _envelope_of(raw: bytes) -> dict[str, Any] | None:
-    """The top level of a batch delivery (signature fields may sit there, beside EventSet)."""
-    document = json.loads(raw)
-    return document if isinstance(document, dict) else None
 
 
 def _record_rejection(err: DeliveryError) -> None:

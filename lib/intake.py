@@ -102,6 +102,7 @@ class RawEvent:
     document: dict[str, Any]
     pointer: str  # JSON pointer of the event inside the delivery ("" for a lone event)
     body: bytes | None  # the delivery's bytes when it held this event alone
+    envelope: dict[str, Any] | None = None  # the batch's top level (signature fields may sit there)
 
 
 def split_delivery(raw: bytes, *, pinned: str | None = None, max_bytes: int | None = None) -> list[RawEvent]:
@@ -121,7 +122,7 @@ def split_delivery(raw: bytes, *, pinned: str | None = None, max_bytes: int | No
         if not isinstance(item, dict):
             raise InvalidEvent("each event must be a JSON object",
                                [{"pointer": f"{base}/{index}", "message": "not an object"}])
-    return [RawEvent(item, f"{base}/{index}", None) for index, item in enumerate(events)]
+    return [RawEvent(item, f"{base}/{index}", None, document) for index, item in enumerate(events)]
 
 
 def parse_delivery(raw: bytes, *, pinned: str | None = None, max_bytes: int | None = None) -> list[InboundEvent]:

@@ -29,14 +29,19 @@ def sample_for(product: str, event_type: str) -> Path:
     raise SystemExit(f"no sample for {product} {event_type}")
 
 
-def gateway_event(product: str, body: str, query: str = "") -> dict[str, object]:
-    """An HTTP API v2 event for ``POST /callback/{product}``, as API Gateway would send it."""
+# The `local` stage of serverless.yml accepts this token, so `osls invoke local --stage local -p events/...`
+# passes authentication; deployed stages have their own secrets and refuse it.
+LOCAL_TOKEN = "local-demo-token"
+
+
+def gateway_event(product: str, body: str, token: str = LOCAL_TOKEN) -> dict[str, object]:
+    """An HTTP API v2 event for ``POST /callback/{product}?token=...``, as API Gateway would send it."""
     path = f"/callback/{product}"
     return {
         "version": "2.0",
         "routeKey": "POST /callback/{product}",
         "rawPath": path,
-        "rawQueryString": query,
+        "rawQueryString": f"token={token}",
         "headers": {"content-type": "application/json", "host": "localhost", "user-agent": "mediahook-sample"},
         "requestContext": {
             "accountId": "123456789012",
@@ -51,6 +56,7 @@ def gateway_event(product: str, body: str, query: str = "") -> dict[str, object]
             "time": "21/Nov/2026:00:00:00 +0000",
             "timeEpoch": 1795219200000,
         },
+        "queryStringParameters": {"token": token},
         "pathParameters": {"product": product},
         "body": body,
         "isBase64Encoded": False,

@@ -126,3 +126,17 @@ def test_rotated_key_from_ssm_takes_effect_without_a_deploy(aws: Aws, context: L
     ssm.put_parameter(Name="/mediahook/test/vod-keys", Value="secondKey", Type="SecureString", Overwrite=True)
     assert _status(context, _vod_body(t + 1, key="firstKey"))[0] == 401
     assert _status(context, _vod_body(t + 2, key="secondKey"))[0] == 200
+
+
+def test_signature_on_the_batch_envelope_covers_its_events(signed: Aws, context: LambdaContext) -> None:
+    workflow = json.loads(load_event("mps/WorkflowTask.json")["body"])
+    ts = int(time.time()) + 600
+    batch = {"EventSet": [workflow], "Timestamp": ts, "Sign": hashlib.md5(f"{ts}{MPS_KEY}".encode()).hexdigest()}
+    assert _status(context, json.dumps(batch), path="/callback/mps")[0] == 200
+
+
+def test_the_sample_events_carry_the_local_stage_token(signed: Aws, context: LambdaContext,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLBACK_TOKENS", "local-demo-token")
+    get_settings.cache_clear()
+    assert handler.callback(load_event("cme/Class.Created.json"), context)["statusCode"] == 200
