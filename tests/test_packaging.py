@@ -52,9 +52,18 @@ def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> 
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert resources["EventsTopic"]["Properties"]["KmsMasterKeyId"]
     assert resources["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"]["Enabled"] is True
-    function = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::Function")
-    assert function["Properties"]["Runtime"] == "python3.12"
-    assert function["Properties"]["Handler"] == "handler.callback"
+    functions = {r["Properties"]["Handler"]: r["Properties"] for r in resources.values()
+                 if r["Type"] == "AWS::Lambda::Function"}
+    assert set(functions) == {"handler.callback", "handler.pull", "handler.queue"}
+    assert {f["Runtime"] for f in functions.values()} == {"python3.12"}
+    assert functions["handler.pull"]["ReservedConcurrentExecutions"] == 1
+    schedule = next(r for r in resources.values() if r["Type"] == "AWS::Events::Rule")
+    assert schedule["Properties"]["State"] == "DISABLED"  # pull mode is off until configured
+    queue = resources["MpsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert queue["VisibilityTimeout"] >= 6 * functions["handler.queue"]["Timeout"]
+    mapping = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     routes = {r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"}
     assert {"POST /callback", "POST /callback/{product}"} <= routes
     statements = [s for r in resources.values() if r["Type"] == "AWS::IAM::Role"

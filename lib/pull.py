@@ -1,0 +1,309 @@
+"""VOD reliable callback: PullEvents, run the pipeline, ConfirmEvents; the ``pull`` entry point's logic.
+
+VOD keeps unconfirmed events for 4 days and hands them out again 30 s after a PullEvents that was not
+confirmed. So this loop confirms a handle only when its event is archived and published (or is a
+known duplicate, or was dead-lettered), and only inside the 30 s window; everything else is simply
+left to come back. Each batch's events run concurrently. An event that keeps failing is a *poison*
+event: after ``PULL_MAX_ATTEMPTS`` failures (counted by ``event_id``) it is archived under
+``vod/_dead/`` with its error and confirmed, so it stops blocking the queue.
+
+The Tencent SDK (``tencentcloud-sdk-python-common``, for TC3 signing) is imported here only, so the
+callback's cold start never pays for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lib import aws
+from lib.errors import DeliveryError, InProgress
+from lib.intake import InboundEvent, read_event
+from lib.observability import count, logger
+from lib.pipeline import Outcome, process, utc_timestamp
+from lib.settings import ConfigError, Settings
+
+MAX_EVENTS_PER_PULL = 16  # PullEvents returns at most 16 events
+MAX_HANDLES_PER_CONFIRM = 16  # ConfirmEvents takes at most 16 handles
+CONFIRM_WINDOW_SECONDS = 30.0  # after this, ConfirmEvents fails and the events come back
+CONFIRM_MARGIN_SECONDS = 3.0  # confirm no later than 27 s after the pull
+NO_EVENT_CODES = ("ResourceNotFound",)  # PullEvents says "no event" with an error (code prefix)
+
+
+class PullSettings(BaseModel):
+    """Pull-mode settings (environment variables of the same names, upper-cased)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vod_sub_app_ids: tuple[int, ...] = ()
+    vod_api_endpoint: str = "https://vod.tencentcloudapi.com"
+    pull_max_attempts: int = Field(default=5, ge=1)
+    pull_concurrency: int = Field(default=8, ge=1, le=64)
+    pull_request_timeout_seconds: int = Field(default=10, ge=6)
+    pull_reserve_ms: int = Field(default=15_000, ge=0)
+    tencentcloud_secret_id: str | None = None
+    tencentcloud_secret_key: str | None = None
+    tencentcloud_session_token: str | None = None
+    tencentcloud_secret_id_param: str | None = None
+    tencentcloud_secret_key_param: str | None = None
+    tencentcloud_session_token_param: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PullSettings:
+        raw: dict[str, Any] = {}
+        for name in cls.model_fields:
+            value = env.get(name.upper(), "").strip()
+            if not value:
+                continue
+            if name == "vod_sub_app_ids":
+                try:
+                    raw[name] = tuple(int(p) for p in value.split(",") if p.strip())
+                except ValueError:
+                    raise ConfigError("VOD_SUB_APP_IDS: comma-separated integers expected") from None
+            else:
+                raw[name] = value
+        try:
+            settings = cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid pull configuration: {problems}") from None
+        parts = urlsplit(settings.vod_api_endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError("VOD_API_ENDPOINT: a URL such as https://vod.tencentcloudapi.com expected")
+        return settings
+
+
+def _secret(value: str | None, param: str | None, ttl: int) -> str | None:
+    if value:
+        return value
+    if param:
+        from aws_lambda_powertools.utilities import parameters
+
+        return str(parameters.get_parameter(param, decrypt=True, max_age=ttl))
+    return None
+
+
+def make_client(pull: PullSettings, cache_seconds: int = 300) -> Any:
+    """The Tencent SDK's CommonClient for VOD, signing with TC3; endpoint and credentials from settings."""
+    from tencentcloud.common import credential
+    from tencentcloud.common.common_client import CommonClient
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+
+    secret_id = _secret(pull.tencentcloud_secret_id, pull.tencentcloud_secret_id_param, cache_seconds)
+    secret_key = _secret(pull.tencentcloud_secret_key, pull.tencentcloud_secret_key_param, cache_seconds)
+    token = _secret(pull.tencentcloud_session_token, pull.tencentcloud_session_token_param, cache_seconds)
+    if not secret_id or not secret_key:
+        raise ConfigError("TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (or their *_PARAM names) are required")
+    endpoint = urlsplit(pull.vod_api_endpoint)
+    http = HttpProfile(endpoint=endpoint.netloc, protocol=endpoint.scheme,
+                       reqTimeout=pull.pull_request_timeout_seconds)
+    return CommonClient("vod", "2018-07-17", credential.Credential(secret_id, secret_key, token), "",
+                        profile=ClientProfile(httpProfile=http))
+
+
+@dataclass
+class PullSummary:
+    """What one run did; returned by ``handler.pull`` and logged."""
+
+    pulled: int = 0
+    processed: int = 0
+    duplicates: int = 0
+    confirmed: int = 0
+    dead: int = 0
+    left: int = 0  # events pulled but not confirmed: they come back after 30 s
+    confirm_failures: int = 0
+    sub_apps: list[int | None] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class AttemptCounter:
+    """Failures per event_id. In DynamoDB when a table is configured (survives invocations), else in memory."""
+
+    def __init__(self, table: str | None) -> None:
+        self.table = table
+        self._local: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def fail(self, event_id: str) -> int:
+        """Record one more failure; return the total so far."""
+        if self.table:
+            result = aws.client("dynamodb").update_item(
+                TableName=self.table, Key={"id": {"S": f"mediahook-attempts#{event_id}"}},
+                UpdateExpression="ADD attempts :one SET expiration = :exp",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":exp": {"N": str(int(time.time()) + 5 * 86400)}},
+                ReturnValues="UPDATED_NEW")
+            return int(result["Attributes"]["attempts"]["N"])
+        with self._lock:
+            self._local[event_id] = self._local.get(event_id, 0) + 1
+            return self._local[event_id]
+
+
+@dataclass(frozen=True)
+class Handled:
+    """The fate of one pulled event: confirm it or leave it."""
+
+    handle: str
+    confirm: bool
+    outcome: Outcome | None = None
+    dead: bool = False
+
+
+class Puller:
+    """One run of the pull loop over the configured SubAppIds."""
+
+    def __init__(self, settings: Settings, pull: PullSettings, client: Any,
+                 remaining_ms: Callable[[], int], clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings, self.pull, self.client = settings, pull, client
+        self.remaining_ms, self.clock = remaining_ms, clock
+        self.attempts = AttemptCounter(settings.idempotency_table)
+        self.summary = PullSummary()
+        self._pool = ThreadPoolExecutor(max_workers=pull.pull_concurrency, thread_name_prefix="pull")
+
+    def run(self) -> PullSummary:
+        try:
+            for sub_app_id in self.pull.vod_sub_app_ids or (None,):
+                self.summary.sub_apps.append(sub_app_id)
+                self._drain(sub_app_id)
+        finally:
+            self._pool.shutdown(wait=True)
+        logger.info("pull run finished", extra={"summary": self.summary.as_dict()})
+        return self.summary
+
+    def _params(self, sub_app_id: int | None, **extra: Any) -> dict[str, Any]:
+        return {**({"SubAppId": sub_app_id} if sub_app_id is not None else {}), **extra}
+
+    def _drain(self, sub_app_id: int | None) -> None:
+        while self.remaining_ms() > self.pull.pull_reserve_ms:
+            events, pulled_at = self._pull_once(sub_app_id)
+            if not events:
+                return
+            self.summary.pulled += len(events)
+            handled = self._handle_batch(events)
+            self._confirm(sub_app_id, [h for h in handled if h.confirm], pulled_at)
+            self.summary.left += sum(1 for h in handled if not h.confirm)
+
+    def _pull_once(self, sub_app_id: int | None) -> tuple[list[dict[str, Any]], float]:
+        from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+
+        pulled_at = self.clock()
+        try:
+            response = self.client.call_json("PullEvents", self._params(sub_app_id))
+        except TencentCloudSDKException as exc:
+            if str(exc.get_code() or "").startswith(NO_EVENT_CODES):
+                return [], pulled_at
+            raise
+        events = (response.get("Response") or {}).get("EventSet") or []
+        return [e for e in events if isinstance(e, dict)], pulled_at
+
+    def _handle_batch(self, documents: list[dict[str, Any]]) -> list[Handled]:
+        """Validate every event, process each distinct event once (concurrently), answer per handle.
+
+        Copies of one event inside a batch (same event_id, different handles) share one run, so a
+        copy never races its twin into ``in_progress``."""
+        handled: list[Handled] = []
+        groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        events: dict[str, InboundEvent] = {}
+        for document in documents:
+            handle = document.get("EventHandle")
+            if not isinstance(handle, str):
+                logger.error("pulled event without an EventHandle; cannot confirm it")
+                continue
+            try:
+                event = read_event(document, pinned="vod", handle=handle)
+            except DeliveryError as err:  # invalid for good: retrying cannot help
+                handled.append(self._dead_letter(document, handle, err.code, err.message, attempts=1))
+                continue
+            groups.setdefault(event.event_id, []).append((handle, document))
+            events.setdefault(event.event_id, event)
+        results = self._pool.map(lambda eid: self._process_one(events[eid], groups[eid][0][1]), list(groups))
+        for event_id, first in zip(groups, results, strict=True):
+            copies = groups[event_id]
+            handled.append(Handled(copies[0][0], first.confirm, first.outcome, first.dead))
+            for handle, _ in copies[1:]:
+                twin = (Outcome(first.outcome.event_id, first.outcome.product, first.outcome.event_type, True,
+                                first.outcome.archive_key) if first.outcome else None)
+                handled.append(Handled(handle, first.confirm, twin, first.dead))
+        return handled
+
+    def _process_one(self, event: InboundEvent, document: dict[str, Any]) -> Handled:
+        handle = event.handle or ""
+        try:
+            outcome = process(event, delivery="pull", settings=self.settings)
+        except InProgress:  # another delivery (push, another puller) is on it: not this event's fault
+            return Handled(handle, confirm=False)
+        except Exception as exc:  # noqa: BLE001 - any failure: leave it to come back, count it
+            attempts = self.attempts.fail(event.event_id)
+            code = getattr(exc, "code", type(exc).__name__)
+            logger.warning("pulled event failed; it will come back",
+                           extra={"event_id": event.event_id, "attempts": attempts, "error_code": code})
+            if attempts >= self.pull.pull_max_attempts:
+                return self._dead_letter(document, handle, str(code), str(exc), attempts, event)
+            return Handled(handle, confirm=False)
+        return Handled(handle, confirm=True, outcome=outcome)
+
+    def _dead_letter(self, document: dict[str, Any], handle: str, code: str, message: str, attempts: int,
+                     event: InboundEvent | None = None) -> Handled:
+        """Archive a poison event under vod/_dead/ with its error, so it can be confirmed and inspected."""
+        from lib.intake import event_id_of
+
+        event_id = event.event_id if event else event_id_of(document)
+        now = datetime.now(UTC)
+        key = f"{self.settings.archive_prefix}vod/_dead/{now:%Y/%m/%d}/{event_id}.json"
+        record = {"event_id": event_id, "error": {"code": code, "message": message[:2000]}, "attempts": attempts,
+                  "dead_at": utc_timestamp(now), "event": document}
+        try:
+            aws.client("s3").put_object(
+                Bucket=self.settings.archive_bucket, Key=key, ContentType="application/json",
+                Body=json.dumps(record, ensure_ascii=False).encode("utf-8"),
+                Metadata={"delivery": "pull", "product": "vod", "error-code": code[:100], "dead-at": record["dead_at"]})
+        except Exception:  # noqa: BLE001 - not archived: it must not be confirmed
+            logger.exception("dead-letter archive failed; the event will come back", extra={"event_id": event_id})
+            return Handled(handle, confirm=False)
+        count("DeadEvents", product="vod")
+        logger.error("poison event dead-lettered and confirmed",
+                     extra={"event_id": event_id, "archive_key": key, "error_code": code, "attempts": attempts})
+        return Handled(handle, confirm=True, dead=True)
+
+    def _confirm(self, sub_app_id: int | None, done: list[Handled], pulled_at: float) -> None:
+        from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+
+        for start in range(0, len(done), MAX_HANDLES_PER_CONFIRM):
+            chunk = done[start:start + MAX_HANDLES_PER_CONFIRM]
+            if self.clock() - pulled_at > CONFIRM_WINDOW_SECONDS - CONFIRM_MARGIN_SECONDS:
+                logger.warning("confirm window passed; events will be pulled again (they are deduplicated)",
+                               extra={"events": len(chunk)})
+                self.summary.left += len(chunk)
+                continue
+            try:
+                self.client.call_json("ConfirmEvents", self._params(sub_app_id, EventHandles=[h.handle for h in chunk]))
+            except TencentCloudSDKException as exc:
+                self.summary.confirm_failures += 1
+                self.summary.left += len(chunk)
+                logger.warning("ConfirmEvents failed; the events will come back", extra={"error_code": exc.get_code()})
+                continue
+            self.summary.confirmed += len(chunk)
+            for h in chunk:
+                self.summary.dead += h.dead
+                if h.outcome is not None:
+                    self.summary.processed += 1
+                    self.summary.duplicates += h.outcome.duplicate
+
+
+def run(settings: Settings, context: Any, env: Mapping[str, str] | None = None, client: Any = None) -> PullSummary:
+    """The ``pull`` entry point's work: one run of the loop within the invocation's time budget."""
+    pull = PullSettings.from_env(os.environ if env is None else env)
+    remaining: Callable[[], int] = getattr(context, "get_remaining_time_in_millis", lambda: 60_000)
+    return Puller(settings, pull, client or make_client(pull, settings.secrets_cache_seconds), remaining).run()

@@ -1,0 +1,209 @@
+"""A local fake of Tencent's VOD API for PullEvents/ConfirmEvents, speaking the real wire protocol.
+
+It listens on 127.0.0.1, verifies the TC3-HMAC-SHA256 ``Authorization`` header of every request
+(recomputed here from the documented algorithm, not with the SDK), and behaves as the API docs say:
+at most 16 events per PullEvents, a 30 s confirm window after which unconfirmed events are pulled
+again, ConfirmEvents with at most 16 handles, "no event" (an error response) when the queue is empty.
+The clock is injectable (``advance``) so the 30 s window can be crossed without sleeping, ``latency``
+adds a delay to every call (benchmarks), and ``calls`` logs every request for assertions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+SERVICE, VERSION = "vod", "2018-07-17"
+MAX_EVENTS, MAX_HANDLES, CONFIRM_WINDOW = 16, 16, 30.0
+NO_EVENT_CODE = "ResourceNotFound"
+
+
+@dataclass
+class Call:
+    at: float
+    action: str
+    params: dict[str, Any]
+    handles: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class FakeVodApi:
+    """State of the fake: pending events, in-flight handles, the call log."""
+
+    def __init__(self, secret_id: str = "AKIDfake", secret_key: str = "fake-secret-key",
+                 confirm_window: float = CONFIRM_WINDOW, latency: float = 0.0, long_poll: float = 0.0) -> None:
+        self.secret_id, self.secret_key = secret_id, secret_key
+        self.confirm_window, self.latency, self.long_poll = confirm_window, latency, long_poll
+        self.pending: list[dict[str, Any]] = []
+        self.in_flight: dict[str, tuple[dict[str, Any], float]] = {}
+        self.calls: list[Call] = []
+        self.confirmed: list[dict[str, Any]] = []
+        self.on_confirm: Callable[[list[dict[str, Any]]], None] | None = None
+        self.fail_next: dict[str, str] = {}  # action -> error code for its next call
+        self._offset = 0.0
+        self._lock = threading.RLock()
+        self._handles = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+
+    # ---- test controls
+    def now(self) -> float:
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
+
+    def enqueue(self, *events: dict[str, Any]) -> None:
+        with self._lock:
+            self.pending.extend(events)
+
+    def remaining(self) -> int:
+        with self._lock:
+            return len(self.pending) + len(self.in_flight)
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeVodApi:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status, payload = api.handle(dict(self.headers.items()), body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # ---- protocol
+    def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        if self.latency:
+            time.sleep(self.latency)
+        lowered = {k.lower(): v for k, v in headers.items()}
+        action = lowered.get("x-tc-action", "")
+        request_id = str(uuid.uuid4())
+        problem = self.check_signature(lowered, body)
+        if problem is not None:
+            return self._error(action, {}, "AuthFailure.SignatureFailure", problem, request_id)
+        params = json.loads(body or b"{}")
+        if lowered.get("x-tc-version") != VERSION:
+            return self._error(action, params, "InvalidParameter.Version", "unsupported version", request_id)
+        forced = self.fail_next.pop(action, None)
+        if forced:
+            return self._error(action, params, forced, "injected failure", request_id)
+        if action == "PullEvents":
+            return self._pull(params, request_id)
+        if action == "ConfirmEvents":
+            return self._confirm(params, request_id)
+        return self._error(action, params, "InvalidAction", f"unknown action {action}", request_id)
+
+    def check_signature(self, headers: dict[str, str], body: bytes) -> str | None:
+        """Recompute TC3-HMAC-SHA256 from the request as Tencent's server does; None when valid."""
+        auth = headers.get("authorization", "")
+        if not auth.startswith("TC3-HMAC-SHA256 "):
+            return "missing or non-TC3 Authorization header"
+        fields = dict(part.strip().split("=", 1) for part in auth[len("TC3-HMAC-SHA256 "):].split(","))
+        credential = fields.get("Credential", "").split("/")
+        if len(credential) != 4 or credential[0] != self.secret_id or credential[2:] != [SERVICE, "tc3_request"]:
+            return "bad credential scope"
+        timestamp = int(headers.get("x-tc-timestamp", "0"))
+        if abs(self.now() - timestamp) > 300:
+            return "request timestamp too far from server time"
+        date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+        if credential[1] != date:
+            return "credential date does not match X-TC-Timestamp"
+        signed_headers = fields.get("SignedHeaders", "")
+        canonical_headers = "".join(f"{name}:{headers.get(name, '').strip().lower() if name == 'content-type' else headers.get(name, '').strip()}\n"
+                                    for name in signed_headers.split(";"))
+        canonical_request = "\n".join(["POST", "/", "", canonical_headers, signed_headers,
+                                       hashlib.sha256(body).hexdigest()])
+        scope = f"{date}/{SERVICE}/tc3_request"
+        string_to_sign = "\n".join(["TC3-HMAC-SHA256", str(timestamp), scope,
+                                    hashlib.sha256(canonical_request.encode()).hexdigest()])
+
+        def sign(key: bytes, msg: str) -> bytes:
+            return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+        k_signing = sign(sign(sign(("TC3" + self.secret_key).encode(), date), SERVICE), "tc3_request")
+        expected = hmac.new(k_signing, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, fields.get("Signature", "")):
+            return "signature mismatch"
+        return None
+
+    def _error(self, action: str, params: dict[str, Any], code: str, message: str,
+               request_id: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.calls.append(Call(self.now(), action, params, error=code))
+        return 200, {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": request_id}}
+
+    def _requeue_expired(self) -> None:
+        now = self.now()
+        for handle, (event, deadline) in list(self.in_flight.items()):
+            if deadline <= now:
+                del self.in_flight[handle]
+                self.pending.append(event)
+
+    def _pull(self, params: dict[str, Any], request_id: str) -> tuple[int, dict[str, Any]]:
+        deadline = time.monotonic() + self.long_poll
+        while True:
+            with self._lock:
+                self._requeue_expired()
+                batch, self.pending = self.pending[:MAX_EVENTS], self.pending[MAX_EVENTS:]
+                if batch:
+                    out = []
+                    for event in batch:
+                        handle = f"handle-{next(self._handles)}"
+                        self.in_flight[handle] = (event, self.now() + self.confirm_window)
+                        out.append({"EventHandle": handle, **event})
+                    self.calls.append(Call(self.now(), "PullEvents", params, [e["EventHandle"] for e in out]))
+                    return 200, {"Response": {"EventSet": out, "RequestId": request_id}}
+            if time.monotonic() >= deadline:
+                return self._error("PullEvents", params, NO_EVENT_CODE, "no event", request_id)
+            time.sleep(0.05)
+
+    def _confirm(self, params: dict[str, Any], request_id: str) -> tuple[int, dict[str, Any]]:
+        handles = params.get("EventHandles") or []
+        if not isinstance(handles, list) or not handles or len(handles) > MAX_HANDLES:
+            return self._error("ConfirmEvents", params, "InvalidParameterValue.EventHandles",
+                               "EventHandles must hold 1 to 16 handles", request_id)
+        with self._lock:
+            now = self.now()
+            stale = [h for h in handles if h not in self.in_flight or self.in_flight[h][1] <= now]
+            if stale:  # past the 30 s window (or never issued): a parameter error, nothing confirmed
+                return self._error("ConfirmEvents", params, "InvalidParameter",
+                                   f"event handles expired or unknown: {len(stale)}", request_id)
+            events = [self.in_flight.pop(h)[0] for h in handles]
+            self.calls.append(Call(now, "ConfirmEvents", params, list(handles)))
+        if self.on_confirm is not None:
+            self.on_confirm(events)
+        with self._lock:
+            self.confirmed.extend(events)
+        return 200, {"Response": {"RequestId": request_id}}
