@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install test lint typecheck unit package package-size events clean
+.PHONY: install test lint typecheck unit package package-size events demo serve schemas clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ test: lint  ## the whole suite: lint, types, unit, integration, packaging
 
 unit: install  ## quick: only the tests that need no AWS stand-in
 	$(BIN)/pytest tests/unit
+
+demo: install  ## the main job, locally: moto server + serverless-offline, every sample posted signed, a table
+	$(BIN)/python scripts/local_stack.py demo
+
+serve: install  ## the same stack, left running (Ctrl-C stops it): prints the URL and a curl line
+	$(BIN)/python scripts/local_stack.py serve
+
+schemas: install  ## JSON Schema of every modelled event into schemas/
+	$(BIN)/python -m lib.cli schema --out schemas
 
 package: install  ## build the Lambda artifact offline into .serverless/
 	npx osls package --stage dev
