@@ -55,7 +55,7 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float, l
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise StackError(f"{process.args[0]} exited early; last lines of {log}:\n{_tail(log)}")
+            raise StackError(f"{log.stem} exited early (code {process.returncode}); last lines of {log}:\n{_tail(log)}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return

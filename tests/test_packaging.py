@@ -94,3 +94,19 @@ def test_no_wildcard_actions_or_resources_on_data(packaged: Path) -> None:
         if any(a.startswith(data_prefixes) for a in actions):
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             assert "*" not in resources, statement
+
+
+def test_each_function_has_its_own_least_privilege_role(packaged: Path) -> None:
+    resources = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())["Resources"]
+    roles = {r["Properties"]["Handler"]: r["Properties"]["Role"]["Fn::GetAtt"][0] for r in resources.values()
+             if r["Type"] == "AWS::Lambda::Function"}
+    assert len(set(roles.values())) == 3
+
+    def actions(role: str) -> set[str]:
+        statements = [s for p in resources[role]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+        return {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+
+    assert not any(a.startswith("sqs:") for a in actions(roles["handler.callback"]) | actions(roles["handler.pull"]))
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions(roles["handler.queue"])
+    for role in roles.values():
+        assert "s3:GetObject" not in actions(role) and "s3:DeleteObject" not in actions(role)
