@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install test lint typecheck unit package package-size events demo serve schemas clean
+.PHONY: install test lint typecheck unit package package-size events demo serve schemas bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,6 @@ events: install  ## regenerate events/ from tests/samples/
 
 clean:
 	rm -rf .serverless .pytest_cache .mypy_cache .ruff_cache
+
+bench: install  ## benchmarks: cold start, warm per-event cost, pull throughput, package size (a table + JSON)
+	$(BIN)/python -m benchmarks.run

@@ -48,7 +48,8 @@ class PullSettings(BaseModel):
     vod_sub_app_ids: tuple[int, ...] = ()
     vod_api_endpoint: str = "https://vod.tencentcloudapi.com"
     pull_max_attempts: int = Field(default=5, ge=1)
-    pull_concurrency: int = Field(default=8, ge=1, le=64)
+    pull_workers: int = Field(default=4, ge=1, le=16)  # PullEvents loops in parallel (Tencent allows 100 calls/s)
+    pull_concurrency: int = Field(default=64, ge=1, le=128)  # events processed at once across all workers
     pull_request_timeout_seconds: int = Field(default=10, ge=6)
     pull_reserve_ms: int = Field(default=15_000, ge=0)
     tencentcloud_secret_id: str | None = None
@@ -170,13 +171,18 @@ class Puller:
         self.remaining_ms, self.clock = remaining_ms, clock
         self.attempts = AttemptCounter(settings.idempotency_table)
         self.summary = PullSummary()
-        self._pool = ThreadPoolExecutor(max_workers=pull.pull_concurrency, thread_name_prefix="pull")
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=pull.pull_concurrency, thread_name_prefix="pull-event")
 
     def run(self) -> PullSummary:
+        """Drain every SubAppId with ``pull_workers`` loops in parallel: while one batch is being
+        processed or confirmed, others are already pulled (each waits on a 30 ms+ round trip)."""
         try:
             for sub_app_id in self.pull.vod_sub_app_ids or (None,):
                 self.summary.sub_apps.append(sub_app_id)
-                self._drain(sub_app_id)
+                with ThreadPoolExecutor(self.pull.pull_workers, thread_name_prefix="pull-loop") as loops:
+                    for done in [loops.submit(self._drain, sub_app_id) for _ in range(self.pull.pull_workers)]:
+                        done.result()
         finally:
             self._pool.shutdown(wait=True)
         logger.info("pull run finished", extra={"summary": self.summary.as_dict()})
@@ -190,10 +196,15 @@ class Puller:
             events, pulled_at = self._pull_once(sub_app_id)
             if not events:
                 return
-            self.summary.pulled += len(events)
+            self._add(pulled=len(events))
             handled = self._handle_batch(events)
             self._confirm(sub_app_id, [h for h in handled if h.confirm], pulled_at)
-            self.summary.left += sum(1 for h in handled if not h.confirm)
+            self._add(left=sum(1 for h in handled if not h.confirm))
+
+    def _add(self, **counts: int) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self.summary, name, getattr(self.summary, name) + value)
 
     def _pull_once(self, sub_app_id: int | None) -> tuple[list[dict[str, Any]], float]:
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -241,8 +252,8 @@ class Puller:
     def _process_one(self, event: InboundEvent, document: dict[str, Any]) -> Handled:
         handle = event.handle or ""
         try:
-            outcome = process(event, delivery="pull", settings=self.settings)
-        except InProgress:  # another delivery (push, another puller) is on it: not this event's fault
+            outcome = self._process_waiting_for_twins(event)
+        except InProgress:  # another delivery is still on it: not this event's fault; it comes back
             return Handled(handle, confirm=False)
         except Exception as exc:  # noqa: BLE001 - any failure: leave it to come back, count it
             attempts = self.attempts.fail(event.event_id)
@@ -253,6 +264,16 @@ class Puller:
                 return self._dead_letter(document, handle, str(code), str(exc), attempts, event)
             return Handled(handle, confirm=False)
         return Handled(handle, confirm=True, outcome=outcome)
+
+    def _process_waiting_for_twins(self, event: InboundEvent) -> Outcome:
+        """Process; if a copy of the event is in flight (another batch, a push), give it a moment to
+        finish so this copy can be confirmed as a duplicate now rather than pulled again in 30 s."""
+        for delay in (0.05, 0.1, 0.2, 0.4, 0.8):
+            try:
+                return process(event, delivery="pull", settings=self.settings)
+            except InProgress:
+                time.sleep(delay)
+        return process(event, delivery="pull", settings=self.settings)
 
     def _dead_letter(self, document: dict[str, Any], handle: str, code: str, message: str, attempts: int,
                      event: InboundEvent | None = None) -> Handled:
@@ -285,21 +306,17 @@ class Puller:
             if self.clock() - pulled_at > CONFIRM_WINDOW_SECONDS - CONFIRM_MARGIN_SECONDS:
                 logger.warning("confirm window passed; events will be pulled again (they are deduplicated)",
                                extra={"events": len(chunk)})
-                self.summary.left += len(chunk)
+                self._add(left=len(chunk))
                 continue
             try:
                 self.client.call_json("ConfirmEvents", self._params(sub_app_id, EventHandles=[h.handle for h in chunk]))
             except TencentCloudSDKException as exc:
-                self.summary.confirm_failures += 1
-                self.summary.left += len(chunk)
+                self._add(confirm_failures=1, left=len(chunk))
                 logger.warning("ConfirmEvents failed; the events will come back", extra={"error_code": exc.get_code()})
                 continue
-            self.summary.confirmed += len(chunk)
-            for h in chunk:
-                self.summary.dead += h.dead
-                if h.outcome is not None:
-                    self.summary.processed += 1
-                    self.summary.duplicates += h.outcome.duplicate
+            outcomes = [h.outcome for h in chunk if h.outcome is not None]
+            self._add(confirmed=len(chunk), dead=sum(h.dead for h in chunk), processed=len(outcomes),
+                      duplicates=sum(o.duplicate for o in outcomes))
 
 
 def run(settings: Settings, context: Any, env: Mapping[str, str] | None = None, client: Any = None) -> PullSummary:
