@@ -13,7 +13,7 @@ from benchmarks.common import ROOT, percentile, use_memory_sinks
 
 def main() -> None:
     target, iterations = sys.argv[1], int(sys.argv[2])
-    use_memory_sinks()
+    use_memory_sinks(conditional=False)
     from lib.api import receive
 
     per_sample: list[dict[str, Any]] = []

@@ -61,6 +61,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Built once: json.loads(..., parse_constant=...) would build a new decoder for every body.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json(raw: bytes) -> Any:
     """Decode UTF-8 JSON strictly: no NaN/Infinity, no invalid UTF-8, no runaway nesting."""
     try:
@@ -68,7 +72,7 @@ def parse_json(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise InvalidJson(f"the body is not UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except RecursionError:
         raise InvalidJson("the body is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, NaN, integers too long to convert
@@ -149,13 +153,13 @@ def read_event(document: dict[str, Any], *, pinned: str | None = None, pointer: 
                              + EVENT_TYPE_PATTERN.pattern}])
     product = _product_for(event_type, pinned, legacy, pointer, type_key)
     route: Route | None = LEGACY if legacy else find_route(product, event_type)
+    if body is None:
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     summary = Summary()
     if route is not None:
         key, raw_payload = _payload_of(document, route)
         payload = _validate(route.model, raw_payload, _pointer_join(pointer, key)) if raw_payload is not None else None
-        summary = summarize(route, payload, raw_payload)
-    if body is None:
-        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        summary = summarize(route, payload, raw_payload, body)
     raw_handle = document.get("EventHandle")
     return InboundEvent(
         product=product,

@@ -22,7 +22,9 @@ StrOrInt = str | int
 class Payload(BaseModel):
     """Base for every Tencent struct: tolerant of nulls, numeric ids and unknown fields."""
 
-    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, populate_by_name=True)
+    # defer_build: a model's validator is built on its first use, so a cold start builds only the
+    # models of the event it serves, not all sixty.
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, populate_by_name=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------- shared structs

@@ -1,21 +1,80 @@
-"""The process-wide powertools Logger, Metrics and Tracer (configured by POWERTOOLS_* variables)."""
+"""The process-wide powertools Logger, Metrics and (when X-Ray is on) Tracer, set by POWERTOOLS_* variables."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import json
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE = "mediahook"
 NAMESPACE = "Mediahook"
 
-logger = Logger(service=SERVICE)
+def _json_or_text(text: str) -> Any:
+    """powertools tries to JSON-decode every log message; only messages that look like JSON are tried."""
+    if text[:1] in ("{", "["):
+        return json.loads(text)
+    raise ValueError("not JSON")
+
+
+# cast: powertools annotates json_deserializer as returning str, though it returns the decoded value.
+logger = Logger(service=SERVICE, json_deserializer=cast(Any, _json_or_text))
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)
+
+AnyHandler = TypeVar("AnyHandler", bound=Callable[..., Any])
+
+
+def tracing_active(env: Mapping[str, str] = os.environ) -> bool:
+    """X-Ray is on: Lambda active tracing (the daemon address is set) and not switched off."""
+    disabled = env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in ("1", "true", "yes", "on")
+    return bool(env.get("AWS_XRAY_DAEMON_ADDRESS")) and not disabled
+
+
+def traced(handler: AnyHandler) -> AnyHandler:
+    """powertools ``Tracer.capture_lambda_handler`` when X-Ray is active, else the handler unchanged.
+
+    powertools' Tracer imports the X-Ray SDK (about 200 ms of cold start here) even when tracing is
+    disabled; this way only deployments that trace pay for it."""
+    if not tracing_active():
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    return cast(AnyHandler, Tracer(service=SERVICE).capture_lambda_handler(handler, capture_response=False))
+
+
+_pending: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
+_pending_lock = threading.Lock()
 
 
 def count(name: str, **dimensions: str) -> None:
-    """Emit one count with its own dimensions (an EMF line), e.g. events by product and type."""
-    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
-        metric.add_dimension(name="service", value=SERVICE)
-        for key, value in dimensions.items():
-            metric.add_dimension(name=key, value=value)
+    """Count one occurrence (e.g. events by product and type). Counts are summed in memory and written
+    by ``flush_counts`` once per invocation: one EMF line per (metric, dimensions), not one per event."""
+    with _pending_lock:
+        _pending[(name, tuple(sorted(dimensions.items())))] += 1
+
+
+def flush_counts() -> None:
+    """Write the counts gathered so far as EMF lines (each with its own dimensions) and reset them."""
+    with _pending_lock:
+        pending = list(_pending.items())
+        _pending.clear()
+    for (name, dimensions), value in pending:
+        with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
+            metric.add_dimension(name="service", value=SERVICE)
+            for key, dimension_value in dimensions:
+                metric.add_dimension(name=key, value=dimension_value)
+
+
+@contextmanager
+def counting() -> Iterator[None]:
+    """Flush the invocation's counts when it ends, whether it succeeded or not."""
+    try:
+        yield
+    finally:
+        flush_counts()

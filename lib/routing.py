@@ -11,6 +11,7 @@ than anyone deploys.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -232,29 +233,37 @@ _INPUT_KEY = re.compile(r"(?i)^(input|inputinfo|inputinfos|sourceinfo|.*input)$"
 MAX_URLS = 200
 
 
+@functools.lru_cache(maxsize=4096)
+def _key_kind(key: str) -> int:
+    """0: walk into it; 1: its strings are URLs; 2: an input subtree, skipped. Key names repeat a lot."""
+    if _INPUT_KEY.match(key):
+        return 2
+    return 1 if _URL_KEY.search(key) else 0
+
+
 def output_urls(raw: Any) -> tuple[str, ...]:
     """Every http(s) URL of an output, cover or image, skipping the subtrees that describe inputs."""
     found: dict[str, None] = {}
-
-    def walk(node: Any, key_is_url: bool) -> None:
-        if len(found) >= MAX_URLS:
-            return
+    stack: list[tuple[Any, bool]] = [(raw, False)]
+    while stack and len(found) < MAX_URLS:
+        node, key_is_url = stack.pop()
         if isinstance(node, dict):
             for key, value in node.items():
-                if not _INPUT_KEY.match(key):
-                    walk(value, bool(_URL_KEY.search(key)))
+                if isinstance(value, (dict, list, str)):
+                    kind = _key_kind(key)
+                    if kind != 2:
+                        stack.append((value, kind == 1))
         elif isinstance(node, list):
-            for value in node:
-                walk(value, key_is_url)
-        elif key_is_url and isinstance(node, str) and node.startswith(("http://", "https://")):
+            stack.extend((value, key_is_url) for value in reversed(node) if isinstance(value, (dict, list, str)))
+        elif key_is_url and node.startswith(("http://", "https://")):
             found[node] = None
-
-    walk(raw, False)
     return tuple(found)
 
 
-def summarize(route: Route, payload: BaseModel | None, raw: Any) -> Summary:
-    """Read the summary of one event from its validated payload (``None`` if it had none)."""
+def summarize(route: Route, payload: BaseModel | None, raw: Any, text: bytes | None = None) -> Summary:
+    """Read the summary of one event from its validated payload (``None`` if it had none).
+
+    ``text``, the event's JSON bytes, lets the URL walk be skipped when no URL can be in it."""
     if payload is None:
         return Summary()
     status = _first(payload, route.status)
@@ -294,7 +303,7 @@ def summarize(route: Route, payload: BaseModel | None, raw: Any) -> Summary:
         succeeded=succeeded,
         error_code=error_code,
         error_message=_opt_str(error_message),
-        urls=output_urls(raw),
+        urls=output_urls(raw) if text is None or b"http" in text else (),
     )
 
 
