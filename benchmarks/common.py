@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import statistics
 import sys
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -22,39 +19,7 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-class MemoryS3:
-    """put_object with If-None-Match semantics; ``delay`` models a network round trip."""
-
-    def __init__(self, delay: float = 0.0, conditional: bool = True) -> None:
-        self.delay, self.calls, self.conditional = delay, 0, conditional
-        self.objects: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-
-    def put_object(self, **kwargs: Any) -> dict[str, Any]:
-        if self.delay:
-            time.sleep(self.delay)
-        with self._lock:
-            self.calls += 1
-            if self.conditional and kwargs.get("IfNoneMatch") == "*" and kwargs["Key"] in self.objects:
-                from botocore.exceptions import ClientError
-
-                raise ClientError({"Error": {"Code": "PreconditionFailed", "Message": ""}}, "PutObject")
-            self.objects[kwargs["Key"]] = kwargs["Body"]
-        return {}
-
-
-class MemorySNS:
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.messages: list[str] = []
-        self._lock = threading.Lock()
-
-    def publish(self, **kwargs: Any) -> dict[str, Any]:
-        if self.delay:
-            time.sleep(self.delay)
-        with self._lock:
-            self.messages.append(kwargs["Message"])
-            return {"MessageId": str(len(self.messages))}
+from tests.fakes.memory_aws import MemoryS3, MemorySNS  # noqa: E402
 
 
 def use_memory_sinks(delay: float = 0.0, conditional: bool = True) -> tuple[MemoryS3, MemorySNS]:

@@ -211,8 +211,10 @@ def _failed_subtask(raw: dict[str, Any]) -> dict[str, Any] | None:
             if not isinstance(item, dict):
                 continue
             for candidate in (item, *(v for v in item.values() if isinstance(v, dict))):
-                code = candidate.get("ErrCode")
-                if candidate.get("Status") in _FAILED or (isinstance(code, int) and code != 0):
+                # Sub-task results are not typed by the models: any field may hold any JSON value.
+                code, status = candidate.get("ErrCode"), candidate.get("Status")
+                failed_status = isinstance(status, str) and status in _FAILED
+                if failed_status or (isinstance(code, int) and not isinstance(code, bool) and code != 0):
                     return candidate
     return None
 

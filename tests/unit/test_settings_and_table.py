@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from typing import Any
@@ -90,3 +91,16 @@ def test_events_folder_is_in_sync_with_the_samples() -> None:
     for target, (product, sample) in planned().items():
         assert target.exists(), f"{target} missing: run python scripts/build_events.py"
         assert target.read_text(encoding="utf-8") == render(product, sample), f"{target} is stale"
+
+
+def test_untyped_sub_task_fields_of_any_type_do_not_break_the_summary() -> None:
+    """Found by the property tests: a sub-task Status that is a list raised TypeError (a 500)."""
+    from lib.intake import parse_delivery
+
+    body = json.dumps({"EventType": "ProcedureStateChanged", "ProcedureStateChangeEvent": {
+        "TaskId": "t", "Status": "FINISH", "MediaProcessResultSet": [
+            {"Type": "Transcode", "TranscodeTask": {"Status": ["FAIL"], "ErrCode": True}},
+            {"Type": "Snapshot", "SnapshotTask": {"Status": "FAIL", "ErrCode": {"x": 1}, "Message": ["m"]}}]}})
+    (event,) = parse_delivery(body.encode())
+    assert event.summary.succeeded is False
+    assert event.summary.error_message == "['m']"
