@@ -34,6 +34,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lib import aws
 from lib.errors import InProgress, StorageUnavailable
+from lib.observability import logger
 
 KEY_PREFIX = "mediahook-event"
 # Longer than Tencent's 4-day retention of unconfirmed VOD events, so a late redelivery still dedupes.
@@ -65,8 +66,10 @@ def _runner(table: str, effects: Effects) -> Effects:
     )
     persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=aws.client("dynamodb"))
 
-    def effects_once(*, key: dict[str, str], **kwargs: Any) -> dict[str, Any]:
-        return effects(**kwargs)
+    def effects_once(*, key: dict[str, str], done: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        result = effects(**kwargs)
+        done["result"] = result  # seen by ``call`` if powertools then fails to save the record
+        return result
 
     run = cast(Effects, idempotent_function(effects_once, data_keyword_argument="key", persistence_store=persistence,
                                             config=config, key_prefix=KEY_PREFIX))
@@ -74,7 +77,24 @@ def _runner(table: str, effects: Effects) -> Effects:
     def call(**kwargs: Any) -> dict[str, Any]:
         if _context is not None:
             config.register_lambda_context(_context)
-        return run(key={"event_id": kwargs["event"].event_id}, **kwargs)
+        done: dict[str, Any] = {}
+        key = {"event_id": kwargs["event"].event_id}
+        try:
+            return run(key=key, done=done, **kwargs)
+        except (IdempotencyPersistenceLayerError, IdempotencyPersistenceConnectionError):
+            if "result" not in done:
+                raise
+            # The event is archived and published; only marking its record COMPLETED failed. A 5xx
+            # now would send the sender into a record stuck IN_PROGRESS and, once that expired, to a
+            # second publication. So: try once more to complete the record, and acknowledge anyway.
+            result: dict[str, Any] = done["result"]
+            try:
+                persistence.save_success(data=key, result=result)
+            except Exception:  # noqa: BLE001 - still failing: acknowledged, with a warning to act on
+                logger.warning("event archived and published, but its idempotency record could not be "
+                               "completed; a copy delivered after the record expires would be published again",
+                               extra={"event_id": key["event_id"]})
+            return result
 
     return call
 

@@ -38,6 +38,10 @@ MAX_HANDLES_PER_CONFIRM = 16  # ConfirmEvents takes at most 16 handles
 CONFIRM_WINDOW_SECONDS = 30.0  # after this, ConfirmEvents fails and the events come back
 CONFIRM_MARGIN_SECONDS = 3.0  # confirm no later than 27 s after the pull
 NO_EVENT_CODES = ("ResourceNotFound",)  # PullEvents says "no event" with an error (code prefix)
+# Worth a few quick retries before the run is failed (and retried by the next schedule).
+TRANSIENT_CODES = ("RequestLimitExceeded", "ClientNetworkError", "ServerNetworkError", "InternalError",
+                   "ClientError.NetworkError", "FailedOperation.Timeout")
+PULL_RETRY_DELAYS = (0.2, 0.5, 1.0)
 
 
 class PullSettings(BaseModel):
@@ -209,13 +213,19 @@ class Puller:
     def _pull_once(self, sub_app_id: int | None) -> tuple[list[dict[str, Any]], float]:
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
-        pulled_at = self.clock()
-        try:
-            response = self.client.call_json("PullEvents", self._params(sub_app_id))
-        except TencentCloudSDKException as exc:
-            if str(exc.get_code() or "").startswith(NO_EVENT_CODES):
-                return [], pulled_at
-            raise
+        for attempt, delay in enumerate((*PULL_RETRY_DELAYS, None)):
+            pulled_at = self.clock()
+            try:
+                response = self.client.call_json("PullEvents", self._params(sub_app_id))
+                break
+            except TencentCloudSDKException as exc:
+                code = str(exc.get_code() or "")
+                if code.startswith(NO_EVENT_CODES):
+                    return [], pulled_at
+                if delay is None or not code.startswith(TRANSIENT_CODES):
+                    raise
+                logger.warning("PullEvents failed; retrying", extra={"error_code": code, "attempt": attempt + 1})
+                time.sleep(delay)
         events = (response.get("Response") or {}).get("EventSet") or []
         return [e for e in events if isinstance(e, dict)], pulled_at
 

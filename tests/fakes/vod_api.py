@@ -26,6 +26,7 @@ from typing import Any
 SERVICE, VERSION = "vod", "2018-07-17"
 MAX_EVENTS, MAX_HANDLES, CONFIRM_WINDOW = 16, 16, 30.0
 NO_EVENT_CODE = "ResourceNotFound"
+DROP = 0  # fail_next value "DROP": close the connection without answering
 
 
 @dataclass
@@ -49,7 +50,7 @@ class FakeVodApi:
         self.calls: list[Call] = []
         self.confirmed: list[dict[str, Any]] = []
         self.on_confirm: Callable[[list[dict[str, Any]]], None] | None = None
-        self.fail_next: dict[str, str] = {}  # action -> error code for its next call
+        self.fail_next: dict[str, str] = {}  # action -> error code (or "DROP") for its next call
         self._offset = 0.0
         self._lock = threading.RLock()
         self._handles = itertools.count(1)
@@ -86,6 +87,9 @@ class FakeVodApi:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 status, payload = api.handle(dict(self.headers.items()), body)
+                if status == DROP:  # the network failed: no answer at all (models a timeout quickly)
+                    self.close_connection = True
+                    return
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -117,6 +121,10 @@ class FakeVodApi:
         if lowered.get("x-tc-version") != VERSION:
             return self._error(action, params, "InvalidParameter.Version", "unsupported version", request_id)
         forced = self.fail_next.pop(action, None)
+        if forced == "DROP":
+            with self._lock:
+                self.calls.append(Call(self.now(), action, params, error="DROP"))
+            return DROP, {}
         if forced:
             return self._error(action, params, forced, "injected failure", request_id)
         if action == "PullEvents":
