@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install test lint typecheck unit package package-size events demo serve schemas bench clean
+.PHONY: install test lint typecheck unit package package-size events demo serve schemas bench audit clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ events: install  ## regenerate events/ from tests/samples/
 
 clean:
 	rm -rf .serverless .pytest_cache .mypy_cache .ruff_cache
+
+audit: install  ## pip-audit over the installed dependencies (needs PyPI's JSON API or OSV; says so if unreachable)
+	$(BIN)/python scripts/audit.py
 
 bench: install  ## benchmarks: cold start, warm per-event cost, pull throughput, package size (a table + JSON)
 	$(BIN)/python -m benchmarks.run

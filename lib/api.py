@@ -160,6 +160,9 @@ def _build(resolver: ApiGatewayResolver) -> ApiGatewayResolver:
 
     @resolver.not_found
     def not_found(_: Exception) -> Response[str]:
+        path = router.current_event.path.rstrip("/")
+        if path == "/callback" or (path.startswith("/callback/") and path.count("/") == 2):
+            return _method_not_allowed()  # a method the routes do not list at all (TRACE, CONNECT...)
         return _response(404, {"ok": False, "error": {"code": "not_found", "message": "use POST /callback",
                                                        "details": []}})
 

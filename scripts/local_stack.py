@@ -76,6 +76,7 @@ class Stack:
     http_port: int
     lambda_port: int
     log_dir: Path
+    osls_args: tuple[str, ...] = ()  # extra `osls offline` arguments, e.g. ("--param=authMode=off",)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     topic_arn: str = ""
     queue_url: str = ""
@@ -127,7 +128,8 @@ class Stack:
                 "IDEMPOTENCY_TABLE": TABLE, "OFFLINE_HTTP_PORT": str(self.http_port),
                 "OFFLINE_LAMBDA_PORT": str(self.lambda_port), "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true"}
-        gateway, gateway_log = self._spawn("offline", [str(osls), "offline", "start", "--stage", "local"], env)
+        gateway, gateway_log = self._spawn("offline", [str(osls), "offline", "start", "--stage", "local",
+                                                       *self.osls_args], env)
         wait_for_port(self.http_port, gateway, 120, gateway_log)
 
     def _create_resources(self) -> None:
@@ -143,18 +145,22 @@ class Stack:
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn,
                       Attributes={"RawMessageDelivery": "true"})
 
-    def notifications(self) -> dict[str, dict[str, Any]]:
-        """CloudEvents received on the queue subscribed to the topic, by event id."""
+    def received(self) -> list[dict[str, Any]]:
+        """Every CloudEvent delivered so far to the queue subscribed to the topic (drained)."""
         sqs = self.clients("sqs")
-        seen: dict[str, dict[str, Any]] = {}
+        out: list[dict[str, Any]] = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-            if not batch.get("Messages"):
-                return seen
-            for message in batch["Messages"]:
-                cloud_event = json.loads(message["Body"])
-                seen[cloud_event["id"]] = cloud_event
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            messages = batch.get("Messages", [])
+            if not messages:
+                return out
+            out.extend(json.loads(m["Body"]) for m in messages)
+            sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+
+    def notifications(self) -> dict[str, dict[str, Any]]:
+        """The CloudEvents received so far, by event id."""
+        return {cloud_event["id"]: cloud_event for cloud_event in self.received()}
 
     def stop(self) -> None:
         for process in reversed(self.processes):

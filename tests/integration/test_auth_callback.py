@@ -140,3 +140,17 @@ def test_the_sample_events_carry_the_local_stage_token(signed: Aws, context: Lam
     monkeypatch.setenv("CALLBACK_TOKENS", "local-demo-token")
     get_settings.cache_clear()
     assert handler.callback(load_event("cme/Class.Created.json"), context)["statusCode"] == 200
+
+
+def test_bodies_are_not_logged_at_info(signed: Aws, context: LambdaContext, capfd: pytest.CaptureFixture[str],
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    marker = "do-not-log-this-payload-7f3a"
+    document = json.loads(load_event("cme/Material.Imported.json")["body"])
+    document["MaterialImportedEvent"]["ClassPath"] = marker
+    assert _status(context, json.dumps(document), query=f"token={TOKEN}")[0] == 200
+    bad = json.dumps({"EventType": "PullComplete", "PullCompleteEvent": {"ErrCode": marker}})
+    assert _status(context, bad, query=f"token={TOKEN}")[0] == 400
+    out = capfd.readouterr()
+    assert caplog.records
+    assert marker not in out.out + out.err + caplog.text

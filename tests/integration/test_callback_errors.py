@@ -57,6 +57,7 @@ CASES = [
     ("unknown-product", {"body": GOOD, "path": "/callback/live"}, 400, "unknown_product", None),
     ("get", {"body": GOOD, "method": "GET"}, 405, "method_not_allowed", None),
     ("put-pinned", {"body": GOOD, "method": "PUT", "path": "/callback/vod"}, 405, "method_not_allowed", None),
+    ("trace", {"body": GOOD, "method": "TRACE"}, 405, "method_not_allowed", None),  # found by schemathesis
 ]
 
 

@@ -229,3 +229,15 @@ def test_sts_session_token_is_sent(aws: Aws, fake_vod: FakeVodApi, context: Lamb
     fake_vod.handle = spy  # type: ignore[method-assign]
     _run(context)
     assert seen and set(seen) == {"sts-token-value"}
+
+
+def test_tencent_credentials_never_reach_the_logs(aws: Aws, fake_vod: FakeVodApi, context: LambdaContext,
+                                                  caplog: pytest.LogCaptureFixture,
+                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level("DEBUG")
+    fake_vod.enqueue(*_events(3))
+    fake_vod.fail_next["ConfirmEvents"] = "InternalError"  # a failure path logs too
+    _run(context)
+    out = capfd.readouterr()
+    logged = out.out + out.err + caplog.text
+    assert caplog.records and fake_vod.secret_key not in logged
