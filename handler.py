@@ -1,43 +1,51 @@
-"""Lambda entry points. Each is thin: observability context, then one call into ``lib``."""
+"""Lambda entry points. Each is thin: the shared invocation wrapper, then one call into ``lib``."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from lib import api, dedup
 from lib.observability import counting, logger, metrics, traced
 from lib.settings import get_settings
 
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@traced
+
+def entry_point(work: Handler) -> Handler:
+    """What every invocation gets: logger context, metrics flush, X-Ray (when on), the Lambda context
+    for the idempotency records, and the invocation's metric counts written once at the end."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    @traced
+    @functools.wraps(work)
+    def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        dedup.register_context(context)
+        with counting():
+            return work(event, context)
+
+    return invoke
+
+
+@entry_point
 def callback(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Push deliveries (VOD, CME, MPS by URL) through API Gateway or a function URL."""
-    dedup.register_context(context)
-    with counting():
-        return api.handle(event, context)
+    return api.handle(event, context)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@traced
+@entry_point
 def pull(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """VOD reliable callback, on a schedule: PullEvents, process, ConfirmEvents. Returns the run's summary."""
     from lib import pull as vod_pull  # the Tencent SDK is loaded on this path only
 
-    dedup.register_context(context)
-    with counting():
-        return vod_pull.run(get_settings(), context).as_dict()
+    return vod_pull.run(get_settings(), context).as_dict()
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@traced
+@entry_point
 def queue(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """MPS notifications from AWS SQS, with partial batch failures."""
     from lib import sqs
 
-    dedup.register_context(context)
-    with counting():
-        return sqs.handle(event, context)
+    return sqs.handle(event, context)
