@@ -5,13 +5,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install test lint typecheck unit package package-size events demo serve schemas bench audit clean
+.PHONY: install test lint typecheck unit package package-size events demo serve schemas bench audit lock clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	$(BIN)/pip check
 	touch $@
+
+lock:  ## re-resolve requirements*.txt into requirements-dev.lock (a fresh virtualenv, then pip freeze)
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet -r requirements-dev.txt
+	{ head -3 requirements-dev.lock; .lock-venv/bin/pip freeze --exclude-editable; } > requirements-dev.lock.new
+	mv requirements-dev.lock.new requirements-dev.lock && rm -rf .lock-venv
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
