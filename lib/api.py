@@ -29,6 +29,7 @@ from lib.routing import candidate_products
 from lib.settings import Settings, get_settings
 
 OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+RETRY_AFTER_SECONDS = "5"
 router = Router()  # type: ignore[no-untyped-call]  # powertools leaves __init__ unannotated
 
 
@@ -89,8 +90,7 @@ def receive(raw: bytes, *, pinned: str | None = None, query: Mapping[str, str] |
         outcomes = process_all(events, delivery="push", settings=settings)
     except DeliveryError as err:
         _record_rejection(err)
-        headers_out = {"Retry-After": "5"} if err.status == 503 else None
-        return err.status, err.body() | ({"_headers": headers_out} if headers_out else {})
+        return err.status, err.body()
     return 200, {"ok": True, "results": [o.as_result() for o in outcomes]}
 
 
@@ -121,12 +121,13 @@ def _deliver(pinned: str | None) -> Response[str]:
     try:
         raw = _body_bytes()
     except DeliveryError as err:
+        _record_rejection(err)
         return _response(err.status, err.body())
     event = router.current_event
     status, body = receive(raw, pinned=pinned, query=event.query_string_parameters or {},
                            headers=dict(event.headers or {}))
-    headers = body.pop("_headers", None)
-    return _response(status, body, headers)
+    # A 503 is a "try again": say when, so HTTP senders back off instead of hammering.
+    return _response(status, body, {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None)
 
 
 @router.post("/callback")
