@@ -49,3 +49,11 @@ def queue(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from lib import sqs
 
     return sqs.handle(event, context)
+
+
+@entry_point
+def cmq(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """MPS notifications from a TDMQ-CMQ queue, on a schedule: receive, process, delete what is archived."""
+    from lib import cmq as tdmq_cmq
+
+    return tdmq_cmq.run(get_settings(), context).as_dict()

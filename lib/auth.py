@@ -50,6 +50,17 @@ def _from_ssm(name: str | None, max_age: int) -> tuple[str, ...]:
     return _split(parameters.get_parameter(name, decrypt=True, max_age=max_age))
 
 
+def secret_from(value: str | None, param: str | None, ttl: int) -> str | None:
+    """A secret given directly (environment) or by SSM parameter name (cached ``ttl`` seconds)."""
+    if value:
+        return value
+    if param:
+        from aws_lambda_powertools.utilities import parameters
+
+        return str(parameters.get_parameter(param, decrypt=True, max_age=ttl))
+    return None
+
+
 def load_secrets(settings: Settings) -> Secrets:
     """Merge environment secrets with SSM ones; powertools caches SSM values for the configured TTL,
     so a rotated key takes effect within ``SECRETS_CACHE_SECONDS`` without a deploy."""

@@ -7,6 +7,7 @@ acknowledges (2xx, ConfirmEvents, queue delete) only after both succeeded. Any A
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -96,6 +97,25 @@ def process(event: InboundEvent, *, delivery: Delivery, settings: Settings,
     logger.info("event archived and published", extra={"archive_key": record["archive_key"]})
     return Outcome(event.event_id, event.product, event.event_type, duplicate=False,
                    archive_key=record["archive_key"])
+
+
+def dead_letter(settings: Settings, *, product: str, document: dict[str, Any], event_id: str, code: str,
+                message: str, attempts: int, delivery: Delivery) -> str:
+    """Archive a poison event under ``{product}/_dead/`` with its error, so that it can be acknowledged
+    (it stops blocking its queue) and inspected. Returns the key; S3 errors propagate (then the event
+    must not be acknowledged)."""
+    now = datetime.now(UTC)
+    key = f"{settings.archive_prefix}{product}/_dead/{now:%Y/%m/%d}/{event_id}.json"
+    record = {"event_id": event_id, "error": {"code": code, "message": message[:2000]}, "attempts": attempts,
+              "dead_at": utc_timestamp(now), "delivery": delivery, "event": document}
+    aws.client("s3").put_object(
+        Bucket=settings.archive_bucket, Key=key, ContentType="application/json",
+        Body=json.dumps(record, ensure_ascii=False).encode("utf-8"),
+        Metadata={"delivery": delivery, "product": product, "error-code": code[:100], "dead-at": record["dead_at"]})
+    count("DeadEvents", product=product)
+    logger.error("poison event dead-lettered and acknowledged",
+                 extra={"event_id": event_id, "archive_key": key, "error_code": code, "attempts": attempts})
+    return key
 
 
 def process_all(events: list[InboundEvent], *, delivery: Delivery, settings: Settings) -> list[Outcome]:

@@ -13,24 +13,23 @@ callback's cold start never pays for it.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lib import aws
+from lib.auth import secret_from
 from lib.errors import DeliveryError, InProgress
 from lib.intake import InboundEvent, read_event
-from lib.observability import count, logger
-from lib.pipeline import Outcome, process, utc_timestamp
+from lib.observability import logger
+from lib.pipeline import Outcome, dead_letter, process
 from lib.settings import ConfigError, Settings
 
 MAX_EVENTS_PER_PULL = 16  # PullEvents returns at most 16 events
@@ -88,16 +87,6 @@ class PullSettings(BaseModel):
         return settings
 
 
-def _secret(value: str | None, param: str | None, ttl: int) -> str | None:
-    if value:
-        return value
-    if param:
-        from aws_lambda_powertools.utilities import parameters
-
-        return str(parameters.get_parameter(param, decrypt=True, max_age=ttl))
-    return None
-
-
 def make_client(pull: PullSettings, cache_seconds: int = 300) -> Any:
     """The Tencent SDK's CommonClient for VOD, signing with TC3; endpoint and credentials from settings."""
     from tencentcloud.common import credential
@@ -105,9 +94,9 @@ def make_client(pull: PullSettings, cache_seconds: int = 300) -> Any:
     from tencentcloud.common.profile.client_profile import ClientProfile
     from tencentcloud.common.profile.http_profile import HttpProfile
 
-    secret_id = _secret(pull.tencentcloud_secret_id, pull.tencentcloud_secret_id_param, cache_seconds)
-    secret_key = _secret(pull.tencentcloud_secret_key, pull.tencentcloud_secret_key_param, cache_seconds)
-    token = _secret(pull.tencentcloud_session_token, pull.tencentcloud_session_token_param, cache_seconds)
+    secret_id = secret_from(pull.tencentcloud_secret_id, pull.tencentcloud_secret_id_param, cache_seconds)
+    secret_key = secret_from(pull.tencentcloud_secret_key, pull.tencentcloud_secret_key_param, cache_seconds)
+    token = secret_from(pull.tencentcloud_session_token, pull.tencentcloud_session_token_param, cache_seconds)
     if not secret_id or not secret_key:
         raise ConfigError("TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (or their *_PARAM names) are required")
     endpoint = urlsplit(pull.vod_api_endpoint)
@@ -291,21 +280,12 @@ class Puller:
         from lib.intake import event_id_of
 
         event_id = event.event_id if event else event_id_of(document)
-        now = datetime.now(UTC)
-        key = f"{self.settings.archive_prefix}vod/_dead/{now:%Y/%m/%d}/{event_id}.json"
-        record = {"event_id": event_id, "error": {"code": code, "message": message[:2000]}, "attempts": attempts,
-                  "dead_at": utc_timestamp(now), "event": document}
         try:
-            aws.client("s3").put_object(
-                Bucket=self.settings.archive_bucket, Key=key, ContentType="application/json",
-                Body=json.dumps(record, ensure_ascii=False).encode("utf-8"),
-                Metadata={"delivery": "pull", "product": "vod", "error-code": code[:100], "dead-at": record["dead_at"]})
+            dead_letter(self.settings, product="vod", document=document, event_id=event_id, code=code,
+                        message=message, attempts=attempts, delivery="pull")
         except Exception:  # noqa: BLE001 - not archived: it must not be confirmed
             logger.exception("dead-letter archive failed; the event will come back", extra={"event_id": event_id})
             return Handled(handle, confirm=False)
-        count("DeadEvents", product="vod")
-        logger.error("poison event dead-lettered and confirmed",
-                     extra={"event_id": event_id, "archive_key": key, "error_code": code, "attempts": attempts})
         return Handled(handle, confirm=True, dead=True)
 
     def _confirm(self, sub_app_id: int | None, done: list[Handled], pulled_at: float) -> None:

@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from lib import auth
 from lib.errors import InvalidEvent
 from lib.intake import parse_json, read_event, split_delivery
-from lib.pipeline import process_all
+from lib.pipeline import Outcome, process_all
 from lib.settings import Settings, get_settings
 
 QUEUE_PRODUCT = "mps"  # what arrives on the queue; ProcedureStateChanged there is the VTS-era MPS name
@@ -54,7 +54,9 @@ def unwrap(body: str) -> bytes:
     raise InvalidEvent("the message is wrapped too many times")
 
 
-def _verify(settings: Settings, documents: list[dict[str, Any]], envelope: dict[str, Any] | None) -> None:
+def verify_queue_signatures(settings: Settings, documents: list[dict[str, Any]],
+                            envelope: dict[str, Any] | None) -> None:
+    """With MPS keys configured (and AUTH_MODE=required), every message must carry a valid Sign/Timestamp."""
     if settings.auth_mode == "off":
         return
     secrets = auth.load_secrets(settings)
@@ -69,13 +71,19 @@ def _now() -> float:
     return time.time()
 
 
+def process_notification(body: str, settings: Settings | None = None) -> list[Outcome]:
+    """Run one queued notification (SQS or TDMQ-CMQ message body) through the pipeline; raises on failure."""
+    settings = settings or get_settings()
+    raw_events = split_delivery(unwrap(body), pinned=QUEUE_PRODUCT, max_bytes=settings.max_body_bytes)
+    verify_queue_signatures(settings, [e.document for e in raw_events],
+                            raw_events[0].envelope if raw_events else None)
+    events = [read_event(e.document, pinned=QUEUE_PRODUCT, pointer=e.pointer, body=e.body) for e in raw_events]
+    return process_all(events, delivery="queue", settings=settings)
+
+
 def handle_record(record: SQSRecord) -> None:
     """Process one message; raising marks it failed (SQS redelivers it, then the DLQ takes it)."""
-    settings = get_settings()
-    raw_events = split_delivery(unwrap(record.body), pinned=QUEUE_PRODUCT, max_bytes=settings.max_body_bytes)
-    _verify(settings, [e.document for e in raw_events], raw_events[0].envelope if raw_events else None)
-    events = [read_event(e.document, pinned=QUEUE_PRODUCT, pointer=e.pointer, body=e.body) for e in raw_events]
-    process_all(events, delivery="queue", settings=settings)
+    process_notification(record.body)
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -54,11 +54,11 @@ def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> 
     assert resources["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"]["Enabled"] is True
     functions = {r["Properties"]["Handler"]: r["Properties"] for r in resources.values()
                  if r["Type"] == "AWS::Lambda::Function"}
-    assert set(functions) == {"handler.callback", "handler.pull", "handler.queue"}
+    assert set(functions) == {"handler.callback", "handler.pull", "handler.queue", "handler.cmq"}
     assert {f["Runtime"] for f in functions.values()} == {"python3.12"}
     assert functions["handler.pull"]["ReservedConcurrentExecutions"] == 1
-    schedule = next(r for r in resources.values() if r["Type"] == "AWS::Events::Rule")
-    assert schedule["Properties"]["State"] == "DISABLED"  # pull mode is off until configured
+    schedules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    assert len(schedules) == 2 and {r["Properties"]["State"] for r in schedules} == {"DISABLED"}  # off until configured
     queue = resources["MpsQueue"]["Properties"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
     assert queue["VisibilityTimeout"] >= 6 * functions["handler.queue"]["Timeout"]
@@ -100,13 +100,14 @@ def test_each_function_has_its_own_least_privilege_role(packaged: Path) -> None:
     resources = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())["Resources"]
     roles = {r["Properties"]["Handler"]: r["Properties"]["Role"]["Fn::GetAtt"][0] for r in resources.values()
              if r["Type"] == "AWS::Lambda::Function"}
-    assert len(set(roles.values())) == 3
+    assert len(set(roles.values())) == 4
 
     def actions(role: str) -> set[str]:
         statements = [s for p in resources[role]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
         return {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
 
-    assert not any(a.startswith("sqs:") for a in actions(roles["handler.callback"]) | actions(roles["handler.pull"]))
+    assert not any(a.startswith("sqs:") for name in ("handler.callback", "handler.pull", "handler.cmq")
+                   for a in actions(roles[name]))
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions(roles["handler.queue"])
     for role in roles.values():
         assert "s3:GetObject" not in actions(role) and "s3:DeleteObject" not in actions(role)
