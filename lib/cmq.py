@@ -21,17 +21,16 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, model_validator
 
-from lib.auth import secret_from
 from lib.errors import InProgress
 from lib.intake import event_id_of, parse_json
 from lib.observability import logger
 from lib.pipeline import dead_letter
-from lib.settings import ConfigError, Settings
+from lib.settings import Settings, TencentCredentialSettings
 from lib.sqs import process_notification, unwrap
 
 PATH = "/v2/index.php"
@@ -39,10 +38,10 @@ NO_MESSAGE = 7000  # BatchReceiveMessage: the queue is empty
 MAX_BATCH = 16
 
 
-class CmqSettings(BaseModel):
+class CmqSettings(TencentCredentialSettings):
     """TDMQ-CMQ consumer settings (environment variables of the same names, upper-cased)."""
 
-    model_config = ConfigDict(frozen=True)
+    FEATURE: ClassVar[str] = "TDMQ-CMQ configuration"
 
     cmq_endpoint: str  # e.g. https://cmq-gz.public.tencenttdmq.com (from the TDMQ-CMQ console)
     cmq_queue_name: str = Field(min_length=1)
@@ -51,24 +50,11 @@ class CmqSettings(BaseModel):
     cmq_max_attempts: int = Field(default=5, ge=1)
     cmq_concurrency: int = Field(default=8, ge=1, le=64)
     cmq_reserve_ms: int = Field(default=15_000, ge=0)
-    tencentcloud_secret_id: str | None = None
-    tencentcloud_secret_key: str | None = None
-    tencentcloud_session_token: str | None = None
-    tencentcloud_secret_id_param: str | None = None
-    tencentcloud_secret_key_param: str | None = None
-    tencentcloud_session_token_param: str | None = None
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> CmqSettings:
-        raw = {name: env[name.upper()].strip() for name in cls.model_fields if env.get(name.upper(), "").strip()}
-        try:
-            settings = cls.model_validate(raw)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"invalid TDMQ-CMQ configuration: {problems}") from None
-        if urlsplit(settings.cmq_endpoint).scheme not in ("http", "https"):
-            raise ConfigError("CMQ_ENDPOINT: a URL such as https://cmq-gz.public.tencenttdmq.com expected")
-        return settings
+    @model_validator(mode="after")
+    def _endpoint_is_a_url(self) -> CmqSettings:
+        self.check_url(self.cmq_endpoint, "CMQ_ENDPOINT", "https://cmq-gz.public.tencenttdmq.com")
+        return self
 
 
 class CmqError(RuntimeError):
@@ -145,11 +131,7 @@ class CmqSummary:
 
 
 def make_client(cmq: CmqSettings, cache_seconds: int = 300) -> CmqClient:
-    secret_id = secret_from(cmq.tencentcloud_secret_id, cmq.tencentcloud_secret_id_param, cache_seconds)
-    secret_key = secret_from(cmq.tencentcloud_secret_key, cmq.tencentcloud_secret_key_param, cache_seconds)
-    token = secret_from(cmq.tencentcloud_session_token, cmq.tencentcloud_session_token_param, cache_seconds)
-    if not secret_id or not secret_key:
-        raise ConfigError("TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (or their *_PARAM names) are required")
+    secret_id, secret_key, token = cmq.tencent_credentials(cache_seconds)
     return CmqClient(cmq.cmq_endpoint, cmq.cmq_region, secret_id, secret_key, token,
                      timeout=cmq.cmq_polling_wait_seconds + 10)
 

@@ -19,18 +19,17 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, field_validator, model_validator
 
 from lib import aws
-from lib.auth import secret_from
 from lib.errors import DeliveryError, InProgress
 from lib.intake import InboundEvent, read_event
 from lib.observability import logger
 from lib.pipeline import Outcome, dead_letter, process
-from lib.settings import ConfigError, Settings
+from lib.settings import Settings, TencentCredentialSettings
 
 MAX_EVENTS_PER_PULL = 16  # PullEvents returns at most 16 events
 MAX_HANDLES_PER_CONFIRM = 16  # ConfirmEvents takes at most 16 handles
@@ -43,10 +42,10 @@ TRANSIENT_CODES = ("RequestLimitExceeded", "ClientNetworkError", "ServerNetworkE
 PULL_RETRY_DELAYS = (0.2, 0.5, 1.0)
 
 
-class PullSettings(BaseModel):
+class PullSettings(TencentCredentialSettings):
     """Pull-mode settings (environment variables of the same names, upper-cased)."""
 
-    model_config = ConfigDict(frozen=True)
+    FEATURE: ClassVar[str] = "pull configuration"
 
     vod_sub_app_ids: tuple[int, ...] = ()
     vod_api_endpoint: str = "https://vod.tencentcloudapi.com"
@@ -55,36 +54,16 @@ class PullSettings(BaseModel):
     pull_concurrency: int = Field(default=64, ge=1, le=128)  # events processed at once across all workers
     pull_request_timeout_seconds: int = Field(default=10, ge=6)
     pull_reserve_ms: int = Field(default=15_000, ge=0)
-    tencentcloud_secret_id: str | None = None
-    tencentcloud_secret_key: str | None = None
-    tencentcloud_session_token: str | None = None
-    tencentcloud_secret_id_param: str | None = None
-    tencentcloud_secret_key_param: str | None = None
-    tencentcloud_session_token_param: str | None = None
 
+    @field_validator("vod_sub_app_ids", mode="before")
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> PullSettings:
-        raw: dict[str, Any] = {}
-        for name in cls.model_fields:
-            value = env.get(name.upper(), "").strip()
-            if not value:
-                continue
-            if name == "vod_sub_app_ids":
-                try:
-                    raw[name] = tuple(int(p) for p in value.split(",") if p.strip())
-                except ValueError:
-                    raise ConfigError("VOD_SUB_APP_IDS: comma-separated integers expected") from None
-            else:
-                raw[name] = value
-        try:
-            settings = cls.model_validate(raw)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"invalid pull configuration: {problems}") from None
-        parts = urlsplit(settings.vod_api_endpoint)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError("VOD_API_ENDPOINT: a URL such as https://vod.tencentcloudapi.com expected")
-        return settings
+    def _comma_separated(cls, value: Any) -> Any:
+        return tuple(p.strip() for p in value.split(",") if p.strip()) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _endpoint_is_a_url(self) -> PullSettings:
+        self.check_url(self.vod_api_endpoint, "VOD_API_ENDPOINT", "https://vod.tencentcloudapi.com")
+        return self
 
 
 def make_client(pull: PullSettings, cache_seconds: int = 300) -> Any:
@@ -94,11 +73,7 @@ def make_client(pull: PullSettings, cache_seconds: int = 300) -> Any:
     from tencentcloud.common.profile.client_profile import ClientProfile
     from tencentcloud.common.profile.http_profile import HttpProfile
 
-    secret_id = secret_from(pull.tencentcloud_secret_id, pull.tencentcloud_secret_id_param, cache_seconds)
-    secret_key = secret_from(pull.tencentcloud_secret_key, pull.tencentcloud_secret_key_param, cache_seconds)
-    token = secret_from(pull.tencentcloud_session_token, pull.tencentcloud_session_token_param, cache_seconds)
-    if not secret_id or not secret_key:
-        raise ConfigError("TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (or their *_PARAM names) are required")
+    secret_id, secret_key, token = pull.tencent_credentials(cache_seconds)
     endpoint = urlsplit(pull.vod_api_endpoint)
     http = HttpProfile(endpoint=endpoint.netloc, protocol=endpoint.scheme,
                        reqTimeout=pull.pull_request_timeout_seconds)

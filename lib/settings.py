@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from typing import Literal
+from typing import ClassVar, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -70,6 +71,52 @@ class Settings(BaseModel):
                 f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
             )
             raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+class EnvSettings(BaseModel):
+    """Settings of one feature, each field read from the environment variable of its name upper-cased;
+    a malformed value fails with the variable's name."""
+
+    model_config = ConfigDict(frozen=True)
+    FEATURE: ClassVar[str] = "configuration"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        raw = {name: env[name.upper()].strip() for name in cls.model_fields if env.get(name.upper(), "").strip()}
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid {cls.FEATURE}: {problems}") from None
+
+
+class TencentCredentialSettings(EnvSettings):
+    """Tencent Cloud API credentials: the SDK's own variables, or SSM parameter names (``*_PARAM``)."""
+
+    tencentcloud_secret_id: str | None = None
+    tencentcloud_secret_key: str | None = None
+    tencentcloud_session_token: str | None = None
+    tencentcloud_secret_id_param: str | None = None
+    tencentcloud_secret_key_param: str | None = None
+    tencentcloud_session_token_param: str | None = None
+
+    def tencent_credentials(self, cache_seconds: int) -> tuple[str, str, str | None]:
+        """(secret id, secret key, session token), from the environment or SSM."""
+        from lib.auth import secret_from
+
+        secret_id = secret_from(self.tencentcloud_secret_id, self.tencentcloud_secret_id_param, cache_seconds)
+        secret_key = secret_from(self.tencentcloud_secret_key, self.tencentcloud_secret_key_param, cache_seconds)
+        token = secret_from(self.tencentcloud_session_token, self.tencentcloud_session_token_param, cache_seconds)
+        if not secret_id or not secret_key:
+            raise ConfigError("TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (or their *_PARAM names) "
+                              "are required")
+        return secret_id, secret_key, token
+
+    @staticmethod
+    def check_url(value: str, variable: str, example: str) -> None:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{variable}: a URL such as {example} expected")
 
 
 @functools.cache

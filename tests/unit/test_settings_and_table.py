@@ -104,3 +104,36 @@ def test_untyped_sub_task_fields_of_any_type_do_not_break_the_summary() -> None:
     (event,) = parse_delivery(body.encode())
     assert event.summary.succeeded is False
     assert event.summary.error_message == "['m']"
+
+
+@pytest.mark.parametrize(("env", "name"), [
+    ({"VOD_SUB_APP_IDS": "1500000001,abc"}, "VOD_SUB_APP_IDS"),
+    ({"VOD_API_ENDPOINT": "vod.tencentcloudapi.com"}, "VOD_API_ENDPOINT"),
+    ({"PULL_WORKERS": "0"}, "PULL_WORKERS"),
+])
+def test_pull_settings_name_the_variable(env: dict[str, str], name: str) -> None:
+    from lib.pull import PullSettings
+
+    with pytest.raises(ConfigError, match=name):
+        PullSettings.from_env(env)
+    assert PullSettings.from_env({"VOD_SUB_APP_IDS": " 1, 2 ,"}).vod_sub_app_ids == (1, 2)
+
+
+@pytest.mark.parametrize(("env", "name"), [
+    ({"CMQ_QUEUE_NAME": "q", "CMQ_REGION": "gz"}, "CMQ_ENDPOINT"),
+    ({"CMQ_ENDPOINT": "ftp://x", "CMQ_QUEUE_NAME": "q", "CMQ_REGION": "gz"}, "CMQ_ENDPOINT"),
+    ({"CMQ_ENDPOINT": "https://x", "CMQ_QUEUE_NAME": "q", "CMQ_REGION": "gz", "CMQ_POLLING_WAIT_SECONDS": "31"},
+     "CMQ_POLLING_WAIT_SECONDS"),
+])
+def test_cmq_settings_name_the_variable(env: dict[str, str], name: str) -> None:
+    from lib.cmq import CmqSettings
+
+    with pytest.raises(ConfigError, match=name):
+        CmqSettings.from_env(env)
+
+
+def test_missing_tencent_credentials_name_the_variables() -> None:
+    from lib.pull import PullSettings
+
+    with pytest.raises(ConfigError, match="TENCENTCLOUD_SECRET_ID"):
+        PullSettings.from_env({}).tencent_credentials(0)
