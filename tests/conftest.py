@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,26 @@ def idempotency_table(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     dedup.reset()
     yield table
     dedup.reset()
+
+
+@contextmanager
+def publish_fails_for(marker: str) -> Iterator[None]:
+    """SNS publish fails for every message that contains ``marker`` (a poison event); the rest reach moto."""
+    from unittest import mock
+
+    from botocore.exceptions import ClientError
+
+    from lib import aws as aws_clients
+
+    make_client = aws_clients.client
+    sns = make_client("sns")
+
+    def publish(**kwargs: Any) -> Any:
+        if marker in kwargs["Message"]:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "always fails"}}, "Publish")
+        return sns.publish(**kwargs)
+
+    broken = mock.Mock(wraps=sns)
+    broken.publish.side_effect = publish
+    with mock.patch.object(aws_clients, "client", side_effect=lambda n: broken if n == "sns" else make_client(n)):
+        yield

@@ -13,14 +13,14 @@ import base64
 import hashlib
 import hmac
 import itertools
-import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
+
+from tests.fakes.http import LocalHttpFake
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Message:
     dequeue_count: int = 0
 
 
-class FakeCmq:
+class FakeCmq(LocalHttpFake):
     def __init__(self, secret_id: str = "AKIDcmqfake", secret_key: str = "cmq-fake-key", queue: str = "mps-notify",
                  visibility: float = 30.0) -> None:
         self.secret_id, self.secret_key, self.queue, self.visibility = secret_id, secret_key, queue, visibility
@@ -43,7 +43,6 @@ class FakeCmq:
         self._offset = 0.0
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
 
     def now(self) -> float:
         return time.time() + self._offset
@@ -64,36 +63,12 @@ class FakeCmq:
 
     @property
     def endpoint(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.base_url
 
-    def start(self) -> FakeCmq:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                form = dict(parse_qsl(self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode(),
-                                      keep_blank_values=True))
-                answer = fake.handle(self.path, self.headers.get("Host", ""), form)
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+    def respond(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        form = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        host = {k.lower(): v for k, v in headers.items()}.get("host", "")
+        return 200, self.handle(path, host, form)
 
     def _answer(self, action: str, code: int, message: str = "", **extra: Any) -> dict[str, Any]:
         self.calls.append((action, code))

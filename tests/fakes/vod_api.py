@@ -20,13 +20,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.http import DROP, LocalHttpFake
 
 SERVICE, VERSION = "vod", "2018-07-17"
 MAX_EVENTS, MAX_HANDLES, CONFIRM_WINDOW = 16, 16, 30.0
 NO_EVENT_CODE = "ResourceNotFound"
-DROP = 0  # fail_next value "DROP": close the connection without answering
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Call:
     error: str | None = None
 
 
-class FakeVodApi:
+class FakeVodApi(LocalHttpFake):
     """State of the fake: pending events, in-flight handles, the call log."""
 
     def __init__(self, secret_id: str = "AKIDfake", secret_key: str = "fake-secret-key",
@@ -54,7 +54,6 @@ class FakeVodApi:
         self._offset = 0.0
         self._lock = threading.RLock()
         self._handles = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
 
     # ---- test controls
     def now(self) -> float:
@@ -74,38 +73,10 @@ class FakeVodApi:
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.base_url
 
-    def start(self) -> FakeVodApi:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status, payload = api.handle(dict(self.headers.items()), body)
-                if status == DROP:  # the network failed: no answer at all (models a timeout quickly)
-                    self.close_connection = True
-                    return
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+    def respond(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        return self.handle(headers, body)
 
     # ---- protocol
     def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:

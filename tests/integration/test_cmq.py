@@ -5,16 +5,13 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from typing import Any
 from unittest import mock
 
 import pytest
-from botocore.exceptions import ClientError
 
 import handler
-from lib import aws as aws_clients
 from lib.intake import event_id_of
-from tests.conftest import Aws, LambdaContext, load_event
+from tests.conftest import Aws, LambdaContext, load_event, publish_fails_for
 from tests.fakes.cmq_api import FakeCmq
 
 
@@ -89,18 +86,8 @@ def test_poison_message_is_dead_lettered_after_n_receives(aws: Aws, fake_cmq: Fa
     bodies = _notifications(5)
     poison = json.loads(bodies[2])["WorkflowTaskEvent"]["TaskId"]
     fake_cmq.send(*bodies)
-    make_client = aws_clients.client
-    sns = make_client("sns")
-
-    def publish(**kwargs: Any) -> Any:
-        if poison in kwargs["Message"]:
-            raise ClientError({"Error": {"Code": "InternalError", "Message": "always"}}, "Publish")
-        return sns.publish(**kwargs)
-
-    broken = mock.Mock(wraps=sns)
-    broken.publish.side_effect = publish
     runs = []
-    with mock.patch.object(aws_clients, "client", side_effect=lambda n: broken if n == "sns" else make_client(n)):
+    with publish_fails_for(poison):
         for _ in range(3):
             runs.append(handler.cmq({}, context))
             fake_cmq.advance(31)

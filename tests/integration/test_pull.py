@@ -10,13 +10,11 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from botocore.exceptions import ClientError
 
 import handler
-from lib import aws as aws_clients
 from lib import pull as vod_pull
 from lib.settings import get_settings
-from tests.conftest import SAMPLES, Aws, LambdaContext
+from tests.conftest import SAMPLES, Aws, LambdaContext, publish_fails_for
 from tests.fakes.vod_api import FakeVodApi
 
 
@@ -141,18 +139,8 @@ def test_a_poison_event_is_dead_lettered_after_n_tries_without_holding_back_its_
     events = _events(10)
     poison_task = events[3]["ProcedureStateChangeEvent"]["TaskId"]
     fake_vod.enqueue(*events)
-    make_client = aws_clients.client
-    sns = make_client("sns")
-
-    def publish(**kwargs: Any) -> Any:
-        if poison_task in kwargs["Message"]:
-            raise ClientError({"Error": {"Code": "InternalError", "Message": "always fails"}}, "Publish")
-        return sns.publish(**kwargs)
-
-    broken = mock.Mock(wraps=sns)
-    broken.publish.side_effect = publish
     runs = []
-    with mock.patch.object(aws_clients, "client", side_effect=lambda n: broken if n == "sns" else make_client(n)):
+    with publish_fails_for(poison_task):
         for _ in range(3):
             runs.append(_run(context))
             fake_vod.advance(31)
