@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, 
 
 from lib import auth
 from lib.errors import DeliveryError, InvalidJson, MethodNotAllowed
-from lib.intake import InboundEvent, RawEvent, read_event, split_delivery
+from lib.intake import RawEvent, read_events, split_delivery
 from lib.observability import count, logger
 from lib.pipeline import process_all
 from lib.routing import candidate_products
@@ -53,7 +53,7 @@ def authenticate(raw_events: list[RawEvent], *, pinned: str | None,
         return
     secrets = auth.load_secrets(settings)
     _warn_once_if_unconfigured(secrets)
-    verifier = auth.Verifier(secrets, settings.auth_clock_skew_seconds, settings.auth_max_lifetime_seconds)
+    verifier = auth.Verifier.for_settings(settings, secrets)
     token = query.get("token")
     for raw in raw_events:
         event_type = raw.document.get("EventType", raw.document.get("eventType"))
@@ -84,9 +84,7 @@ def receive(raw: bytes, *, pinned: str | None = None, query: Mapping[str, str] |
     try:
         raw_events = split_delivery(raw, pinned=pinned, max_bytes=settings.max_body_bytes)
         authenticate(raw_events, pinned=pinned, query=query, headers=headers, settings=settings)
-        events: list[InboundEvent] = [
-            read_event(e.document, pinned=pinned, pointer=e.pointer, body=e.body) for e in raw_events
-        ]
+        events = read_events(raw_events, pinned=pinned)
         outcomes = process_all(events, delivery="push", settings=settings)
     except DeliveryError as err:
         _record_rejection(err)

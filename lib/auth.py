@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib.errors import Unauthenticated
-from lib.settings import Settings
+from lib.settings import Settings, split_csv
 
 
 @dataclass(frozen=True)
@@ -38,27 +38,19 @@ class Secrets:
         return bool(self.vod_sign_keys if product == "vod" else self.mps_notify_keys if product == "mps" else ())
 
 
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(p.strip() for p in (value or "").split(",") if p.strip())
-
-
-def _from_ssm(name: str | None, max_age: int) -> tuple[str, ...]:
-    if not name:
-        return ()
-    from aws_lambda_powertools.utilities import parameters  # only deployments that use SSM pay for it
-
-    return _split(parameters.get_parameter(name, decrypt=True, max_age=max_age))
-
-
 def secret_from(value: str | None, param: str | None, ttl: int) -> str | None:
     """A secret given directly (environment) or by SSM parameter name (cached ``ttl`` seconds)."""
     if value:
         return value
     if param:
-        from aws_lambda_powertools.utilities import parameters
+        from aws_lambda_powertools.utilities import parameters  # only deployments that use SSM pay for it
 
         return str(parameters.get_parameter(param, decrypt=True, max_age=ttl))
     return None
+
+
+def _from_ssm(name: str | None, ttl: int) -> tuple[str, ...]:
+    return split_csv(secret_from(None, name, ttl))
 
 
 def load_secrets(settings: Settings) -> Secrets:
@@ -113,6 +105,10 @@ class Verifier:
     secrets: Secrets
     clock_skew: int = 300
     max_lifetime: int = 3600
+
+    @classmethod
+    def for_settings(cls, settings: Settings, secrets: Secrets) -> Verifier:
+        return cls(secrets, settings.auth_clock_skew_seconds, settings.auth_max_lifetime_seconds)
 
     def check_signature(self, product: str, sources: list[Mapping[str, Any]], now: float) -> None:
         """Raise ``Unauthenticated`` unless ``Sign`` matches a key of ``product`` and has not expired."""

@@ -129,10 +129,14 @@ def split_delivery(raw: bytes, *, pinned: str | None = None, max_bytes: int | No
     return [RawEvent(item, f"{base}/{index}", None, document) for index, item in enumerate(events)]
 
 
+def read_events(raw_events: list[RawEvent], *, pinned: str | None = None) -> list[InboundEvent]:
+    """Validate every event of a split delivery (all or nothing: the first invalid one raises)."""
+    return [read_event(e.document, pinned=pinned, pointer=e.pointer, body=e.body) for e in raw_events]
+
+
 def parse_delivery(raw: bytes, *, pinned: str | None = None, max_bytes: int | None = None) -> list[InboundEvent]:
     """Turn one delivery's bytes into validated events, or raise a 4xx ``DeliveryError``."""
-    return [read_event(e.document, pinned=pinned, pointer=e.pointer, body=e.body)
-            for e in split_delivery(raw, pinned=pinned, max_bytes=max_bytes)]
+    return read_events(split_delivery(raw, pinned=pinned, max_bytes=max_bytes), pinned=pinned)
 
 
 def read_event(document: dict[str, Any], *, pinned: str | None = None, pointer: str = "",

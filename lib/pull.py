@@ -26,7 +26,7 @@ from pydantic import Field, field_validator, model_validator
 
 from lib import aws
 from lib.errors import DeliveryError, InProgress
-from lib.intake import InboundEvent, read_event
+from lib.intake import InboundEvent, event_id_of, read_event
 from lib.observability import logger
 from lib.pipeline import Outcome, dead_letter, process
 from lib.settings import Settings, TencentCredentialSettings
@@ -252,8 +252,6 @@ class Puller:
     def _dead_letter(self, document: dict[str, Any], handle: str, code: str, message: str, attempts: int,
                      event: InboundEvent | None = None) -> Handled:
         """Archive a poison event under vod/_dead/ with its error, so it can be confirmed and inspected."""
-        from lib.intake import event_id_of
-
         event_id = event.event_id if event else event_id_of(document)
         try:
             dead_letter(self.settings, product="vod", document=document, event_id=event_id, code=code,

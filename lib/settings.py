@@ -21,7 +21,8 @@ class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names the environment variable."""
 
 
-def _csv(value: str | None) -> tuple[str, ...]:
+def split_csv(value: str | None) -> tuple[str, ...]:
+    """``"a, b,"`` -> ``("a", "b")``: the form of every list-valued setting."""
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
@@ -61,7 +62,7 @@ class Settings(BaseModel):
                 except ValueError as exc:
                     raise ConfigError(f"ROUTES: {exc}") from None
             elif name in ("vod_sign_keys", "mps_notify_keys", "callback_tokens"):
-                raw[name] = _csv(value)
+                raw[name] = split_csv(value)
             else:
                 raw[name] = value.strip() if name != "archive_prefix" else value
         try:

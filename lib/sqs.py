@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lib import auth
 from lib.errors import InvalidEvent
-from lib.intake import parse_json, read_event, split_delivery
+from lib.intake import parse_json, read_events, split_delivery
 from lib.pipeline import Outcome, process_all
 from lib.settings import Settings, get_settings
 
@@ -62,13 +62,9 @@ def verify_queue_signatures(settings: Settings, documents: list[dict[str, Any]],
     secrets = auth.load_secrets(settings)
     if not secrets.mps_notify_keys:
         return
-    verifier = auth.Verifier(secrets, settings.auth_clock_skew_seconds, settings.auth_max_lifetime_seconds)
+    verifier = auth.Verifier.for_settings(settings, secrets)
     for document in documents:
-        verifier.check_signature(QUEUE_PRODUCT, [document, *([envelope] if envelope else [])], _now())
-
-
-def _now() -> float:
-    return time.time()
+        verifier.check_signature(QUEUE_PRODUCT, [document, *([envelope] if envelope else [])], time.time())
 
 
 def process_notification(body: str, settings: Settings | None = None) -> list[Outcome]:
@@ -77,8 +73,7 @@ def process_notification(body: str, settings: Settings | None = None) -> list[Ou
     raw_events = split_delivery(unwrap(body), pinned=QUEUE_PRODUCT, max_bytes=settings.max_body_bytes)
     verify_queue_signatures(settings, [e.document for e in raw_events],
                             raw_events[0].envelope if raw_events else None)
-    events = [read_event(e.document, pinned=QUEUE_PRODUCT, pointer=e.pointer, body=e.body) for e in raw_events]
-    return process_all(events, delivery="queue", settings=settings)
+    return process_all(read_events(raw_events, pinned=QUEUE_PRODUCT), delivery="queue", settings=settings)
 
 
 def handle_record(record: SQSRecord) -> None:
