@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from typing import ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lib.routing import TopicRule, parse_topic_rules
 
@@ -26,10 +26,31 @@ def split_csv(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
-class Settings(BaseModel):
-    """Every setting mediahook reads. Field names are the environment variables, lower-cased."""
+class EnvSettings(BaseModel):
+    """Settings of one feature, each field read from the environment variable of its name upper-cased;
+    a malformed value fails with the variable's name. Values are stripped and blank ones ignored, except
+    for the fields in ``VERBATIM``, read exactly as given."""
 
     model_config = ConfigDict(frozen=True)
+    FEATURE: ClassVar[str] = "configuration"
+    VERBATIM: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        raw: dict[str, str] = {}
+        for name in cls.model_fields:
+            value = env.get(name.upper())
+            if value is not None and (name in cls.VERBATIM or value.strip()):
+                raw[name] = value if name in cls.VERBATIM else value.strip()
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid {cls.FEATURE}: {problems}") from None
+
+
+class Settings(EnvSettings):
+    """Every setting mediahook reads. Field names are the environment variables, lower-cased."""
 
     archive_bucket: str = Field(min_length=3)
     archive_prefix: str = ""
@@ -48,47 +69,17 @@ class Settings(BaseModel):
     auth_max_lifetime_seconds: int = Field(default=3600, ge=60)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
 
+    VERBATIM: ClassVar[frozenset[str]] = frozenset({"archive_prefix"})  # a key prefix is taken as given
+
+    @field_validator("routes", mode="before")
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Build settings from ``env``; raise ``ConfigError`` naming the offending variable."""
-        raw: dict[str, object] = {}
-        for name in cls.model_fields:
-            value = env.get(name.upper())
-            if value is None or (value.strip() == "" and name not in ("archive_prefix",)):
-                continue
-            if name == "routes":
-                try:
-                    raw[name] = parse_topic_rules(value)
-                except ValueError as exc:
-                    raise ConfigError(f"ROUTES: {exc}") from None
-            elif name in ("vod_sign_keys", "mps_notify_keys", "callback_tokens"):
-                raw[name] = split_csv(value)
-            else:
-                raw[name] = value.strip() if name != "archive_prefix" else value
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-            )
-            raise ConfigError(f"invalid configuration: {problems}") from None
+    def _topic_rules(cls, value: Any) -> Any:
+        return parse_topic_rules(value) if isinstance(value, str) else value
 
-
-class EnvSettings(BaseModel):
-    """Settings of one feature, each field read from the environment variable of its name upper-cased;
-    a malformed value fails with the variable's name."""
-
-    model_config = ConfigDict(frozen=True)
-    FEATURE: ClassVar[str] = "configuration"
-
+    @field_validator("vod_sign_keys", "mps_notify_keys", "callback_tokens", mode="before")
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Self:
-        raw = {name: env[name.upper()].strip() for name in cls.model_fields if env.get(name.upper(), "").strip()}
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"invalid {cls.FEATURE}: {problems}") from None
+    def _comma_separated(cls, value: Any) -> Any:
+        return split_csv(value) if isinstance(value, str) else value
 
 
 class TencentCredentialSettings(EnvSettings):

@@ -137,3 +137,8 @@ def test_missing_tencent_credentials_name_the_variables() -> None:
 
     with pytest.raises(ConfigError, match="TENCENTCLOUD_SECRET_ID"):
         PullSettings.from_env({}).tencent_credentials(0)
+
+
+def test_archive_prefix_is_read_verbatim_and_other_values_stripped() -> None:
+    s = Settings.from_env({**BASE, "ARCHIVE_PREFIX": " tenant-a/", "IDEMPOTENCY_TABLE": "  ", "AUTH_MODE": " off "})
+    assert (s.archive_prefix, s.idempotency_table, s.auth_mode) == (" tenant-a/", None, "off")
