@@ -166,7 +166,7 @@ def _handle(message: dict[str, Any], settings: Settings, cmq: CmqSettings) -> Fa
             document = parse_json(unwrap(body))
         except Exception:  # noqa: BLE001 - not JSON at all: keep the text
             document = {"msgBody": body}
-        event_id = event_id_of(document) if isinstance(document, dict) else event_id_of({"msgBody": body})
+        event_id = event_id_of(document if isinstance(document, dict) else {"msgBody": body}, lenient=True)
         try:
             dead_letter(settings, product="mps", document=document if isinstance(document, dict) else {"msgBody": body},
                         event_id=event_id, code=code, message=str(exc), attempts=attempts, delivery="queue")

@@ -110,7 +110,8 @@ def dead_letter(settings: Settings, *, product: str, document: dict[str, Any], e
               "dead_at": utc_timestamp(now), "delivery": delivery, "event": document}
     aws.client("s3").put_object(
         Bucket=settings.archive_bucket, Key=key, ContentType="application/json",
-        Body=json.dumps(record, ensure_ascii=False).encode("utf-8"),
+        # backslashreplace: a lone surrogate (why some events die) becomes its JSON escape again.
+        Body=json.dumps(record, ensure_ascii=False).encode("utf-8", "backslashreplace"),
         Metadata={"delivery": delivery, "product": product, "error-code": code[:100], "dead-at": record["dead_at"]})
     count("DeadEvents", product=product)
     logger.error("poison event dead-lettered and acknowledged",

@@ -252,7 +252,7 @@ class Puller:
     def _dead_letter(self, document: dict[str, Any], handle: str, code: str, message: str, attempts: int,
                      event: InboundEvent | None = None) -> Handled:
         """Archive a poison event under vod/_dead/ with its error, so it can be confirmed and inspected."""
-        event_id = event.event_id if event else event_id_of(document)
+        event_id = event.event_id if event else event_id_of(document, lenient=True)
         try:
             dead_letter(self.settings, product="vod", document=document, event_id=event_id, code=code,
                         message=message, attempts=attempts, delivery="pull")

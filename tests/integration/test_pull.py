@@ -162,6 +162,17 @@ def test_an_invalid_event_is_dead_lettered_at_once(aws: Aws, fake_vod: FakeVodAp
     assert len([k for k in aws.objects() if k.startswith("vod/_dead/")]) == 1
 
 
+def test_an_event_with_a_lone_surrogate_is_dead_lettered_as_valid_json(aws: Aws, fake_vod: FakeVodApi,
+                                                                        context: LambdaContext) -> None:
+    fake_vod.enqueue({"EventType": "FileDeleted", "FileDeleteEvent": {"FileIdSet": ["\ud800"]}}, *_events(1))
+    summary = _run(context)
+    assert (summary["dead"], summary["confirmed"]) == (1, 2)
+    (body,) = [v for k, v in aws.objects().items() if k.startswith("vod/_dead/")]
+    record = json.loads(body)
+    assert record["error"]["code"] == "invalid_event"
+    assert record["event"]["FileDeleteEvent"]["FileIdSet"] == ["\ud800"]
+
+
 def test_confirm_window_passed_leaves_the_events_to_come_back(aws: Aws, fake_vod: FakeVodApi,
                                                               context: LambdaContext) -> None:
     fake_vod.enqueue(*_events(3))
