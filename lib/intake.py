@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from lib.errors import InvalidEvent, InvalidJson, PayloadTooLarge, ProductMismatch, UnknownProduct
@@ -50,9 +53,24 @@ class InboundEvent:
         return f"tencentcloud/{self.product}"
 
 
-# The contract's canonical JSON, built once. check_circular=False: a parsed document has no cycles, and
-# the check costs a tenth of the encoding, the largest fixed cost per event.
+# The contract's canonical JSON is what ``json.dumps(sort_keys=True, separators=(",", ":"),
+# ensure_ascii=False)`` writes. Built once; check_circular=False: a parsed document has no cycles.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False)
+# orjson writes the same bytes four times faster, except for floats below 1e-4 (orjson: 1.5e-7 or
+# 0.00002, Python: 1.5e-07, 2e-05), which always show as a digit then "e-", or "0.0000".
+_SMALL_FLOAT = re.compile(rb"\de-")
+
+
+def canonical_json(document: Any, *, errors: str = "strict") -> bytes:
+    """The contract's canonical JSON of ``document`` as UTF-8 (``errors`` as for ``str.encode``)."""
+    try:
+        fast = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # integers beyond 64 bits, lone surrogates, deep nesting: the standard encoder decides
+        pass
+    else:
+        if b"0.0000" not in fast and not (b"e-" in fast and _SMALL_FLOAT.search(fast)):
+            return fast
+    return _CANONICAL.encode(document).encode("utf-8", errors)
 
 
 def event_id_of(document: dict[str, Any], *, lenient: bool = False) -> str:
@@ -62,7 +80,7 @@ def event_id_of(document: dict[str, Any], *, lenient: bool = False) -> str:
     UTF-8 form: UnicodeEncodeError, unless ``lenient`` (the dead-letter paths, which must archive
     whatever they got) passes the surrogates through."""
     logical = {k: v for k, v in document.items() if k not in DELIVERY_FIELDS}
-    canonical = _CANONICAL.encode(logical).encode("utf-8", "surrogatepass" if lenient else "strict")
+    canonical = canonical_json(logical, errors="surrogatepass" if lenient else "strict")
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -70,12 +88,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    """A number too large for a double (``1e400``) would be read as infinity, which JSON cannot hold."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:24]} is out of range")
+    return value
+
+
 # Built once: json.loads(..., parse_constant=...) would build a new decoder for every body.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def parse_json(raw: bytes) -> Any:
-    """Decode UTF-8 JSON strictly: no NaN/Infinity, no invalid UTF-8, no runaway nesting."""
+    """Decode UTF-8 JSON strictly: no NaN/Infinity (nor numbers that overflow to it), no invalid UTF-8,
+    no runaway nesting."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -93,11 +120,14 @@ def _pointer(*parts: object) -> str:
 
 
 def _split_batch(document: dict[str, Any]) -> tuple[list[Any], str] | None:
-    """The events of a ``PullEvents``-style envelope and their JSON pointer, or None for one event."""
+    """The events of a ``PullEvents``-style envelope and their JSON pointer, or None for one event.
+    A body with an ``EventType`` is one event, whatever other fields it has."""
+    if "EventType" in document:
+        return None
     response = document.get("Response")
     if isinstance(response, dict) and "EventSet" in response:
         events, base = response["EventSet"], "/Response/EventSet"
-    elif "EventSet" in document and "EventType" not in document:
+    elif "EventSet" in document:
         events, base = document["EventSet"], "/EventSet"
     else:
         return None

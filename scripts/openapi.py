@@ -41,14 +41,20 @@ SUCCESS = {
                            "product": {"type": "string", "enum": ["vod", "cme", "mps"]},
                            "event_type": {"type": "string"}, "duplicate": {"type": "boolean"}}}}},
 }
+EVENT_SET = {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/Event/oneOf/0"}}
 EVENT = {
-    "description": "One Tencent event (VOD, CME, MPS) or a PullEvents-style batch. Unknown fields are kept.",
+    "description": "One Tencent event (VOD, CME, MPS), or a batch: a PullEvents response or a VTS-style "
+                   "EventSet. A body with an EventType is one event, whatever else it holds. Unknown fields are kept.",
     "oneOf": [
         {"type": "object", "required": ["EventType"], "additionalProperties": True,
          "properties": {"EventType": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.\\-]{0,127}$"}}},
-        {"type": "object", "required": ["Response"], "additionalProperties": True,
+        {"type": "object", "required": ["Response"], "not": {"required": ["EventType"]}, "additionalProperties": True,
          "properties": {"Response": {"type": "object", "required": ["EventSet"], "properties": {
-             "EventSet": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/Event/oneOf/0"}}}}}},
+             "EventSet": EVENT_SET}}}},
+        {"type": "object", "required": ["EventSet"], "additionalProperties": True,
+         "properties": {"EventSet": EVENT_SET},
+         "not": {"anyOf": [{"required": ["EventType"]}, {"required": ["Response"], "properties": {
+             "Response": {"type": "object", "required": ["EventSet"]}}}]}},
     ],
 }
 

@@ -158,3 +158,11 @@ def test_signature_fields_and_big_numbers_survive(aws: Aws, context: LambdaConte
     assert status == 200
     assert next(iter(aws.objects().values())) == body.encode()
     assert aws.messages()[0]["cloudevent"]["data"]["file_id"] == "52854854879852714901234"
+
+
+def test_an_error_code_beyond_64_bits_is_published_whole(aws: Aws, context: LambdaContext) -> None:
+    body = '{"EventType":"PullComplete","PullCompleteEvent":{"TaskId":"t","ErrCode":123456789012345678901234567}}'
+    status, _ = _post(context, body)
+    assert status == 200
+    data = aws.messages()[0]["cloudevent"]["data"]
+    assert (data["error_code"], data["succeeded"]) == (123456789012345678901234567, False)

@@ -32,6 +32,7 @@ CASES = [
     ("invalid-json", {"body": "{not json"}, 400, "invalid_json", None),
     ("empty-body", {"body": ""}, 400, "invalid_json", None),
     ("nan", {"body": '{"EventType": "NewFileUpload", "X": NaN}'}, 400, "invalid_json", None),
+    ("overflowing-float", {"body": '{"EventType": "NewFileUpload", "X": [-1e400]}'}, 400, "invalid_json", None),
     ("invalid-utf8", {"body": b"{\"EventType\": \"\xff\"}", "base64_body": True}, 400, "invalid_json", None),
     ("lone-surrogate", {"body": '{"EventType": "NewFileUpload", "X": "\\ud800"}'}, 400, "invalid_event", ""),
     ("batch-lone-surrogate", {"body": '{"EventSet": [' + GOOD + ', {"EventType": "FileDeleted", "X": ["\\udfff"]}]}'},
