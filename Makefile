@@ -56,7 +56,7 @@ events: install  ## regenerate events/ from tests/samples/
 clean:
 	rm -rf .serverless .pytest_cache .mypy_cache .ruff_cache
 
-audit: install  ## pip-audit over the installed dependencies (needs PyPI's JSON API or OSV; says so if unreachable)
+audit: install  ## pip-audit over requirements-dev.lock (needs PyPI's vulnerability service or OSV; says so if unreachable)
 	$(BIN)/python scripts/audit.py
 
 bench: install  ## benchmarks: cold start, warm per-event cost, pull throughput, package size (a table + JSON)
