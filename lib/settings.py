@@ -31,7 +31,8 @@ class EnvSettings(BaseModel):
     a malformed value fails with the variable's name. Values are stripped and blank ones ignored, except
     for the fields in ``VERBATIM``, read exactly as given."""
 
-    model_config = ConfigDict(frozen=True)
+    # defer_build: a cold start builds only the settings it reads (not those of pull or CMQ).
+    model_config = ConfigDict(frozen=True, defer_build=True)
     FEATURE: ClassVar[str] = "configuration"
     VERBATIM: ClassVar[frozenset[str]] = frozenset()
 
