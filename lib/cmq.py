@@ -163,13 +163,14 @@ def _handle(message: dict[str, Any], settings: Settings, cmq: CmqSettings) -> Fa
         if attempts < cmq.cmq_max_attempts:
             return LEAVE
         try:
-            document = parse_json(unwrap(body))
+            parsed = parse_json(unwrap(body))
         except Exception:  # noqa: BLE001 - not JSON at all: keep the text
-            document = {"msgBody": body}
-        event_id = event_id_of(document if isinstance(document, dict) else {"msgBody": body}, lenient=True)
+            parsed = None
+        document = parsed if isinstance(parsed, dict) else {"msgBody": body}
+        event_id = event_id_of(document, lenient=True)
         try:
-            dead_letter(settings, product="mps", document=document if isinstance(document, dict) else {"msgBody": body},
-                        event_id=event_id, code=code, message=str(exc), attempts=attempts, delivery="queue")
+            dead_letter(settings, product="mps", document=document, event_id=event_id, code=code, message=str(exc),
+                        attempts=attempts, delivery="queue")
         except Exception:  # noqa: BLE001 - not archived: must not be deleted
             logger.exception("dead-letter archive failed; the message will come back")
             return LEAVE
