@@ -1,7 +1,11 @@
-"""The HTTP face of ``callback``: powertools resolvers for API Gateway (REST and HTTP) and function URLs.
+"""The HTTP face of ``callback``: API Gateway HTTP API (payload 2.0), REST API proxy (1.0) and function URLs.
 
-The routes only adapt HTTP to ``receive``, which does the work and is plain Python (bytes in,
-status and body out), so the same code serves every gateway flavour and the tests.
+The three event shapes are AWS's documented Lambda proxy formats; reading them takes a few lines, so this
+module does it itself rather than load powertools' event handler, whose package brings every resolver
+(AppSync, Bedrock, VPC Lattice...) and asyncio to the cold start: about 50 ms of a callback's first
+event on python3.12 (README: Performance). The routes are two paths, POST only; everything else gets
+the contract's 404/405. ``receive`` does the work and is plain Python (bytes in, status and body out), so
+the same code serves every gateway flavour and the tests.
 """
 
 from __future__ import annotations
@@ -9,16 +13,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-
-from aws_lambda_powertools.event_handler import (
-    APIGatewayHttpResolver,
-    APIGatewayRestResolver,
-    LambdaFunctionUrlResolver,
-    Response,
-)
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
 
 from lib import auth
 from lib.errors import DeliveryError, InvalidJson, MethodNotAllowed
@@ -28,14 +26,7 @@ from lib.pipeline import process_all
 from lib.routing import candidate_products
 from lib.settings import Settings, get_settings
 
-OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 RETRY_AFTER_SECONDS = "5"
-router = Router()  # type: ignore[no-untyped-call]  # powertools leaves __init__ unannotated
-
-
-def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(status_code=status, content_type="application/json",
-                    body=json.dumps(body, ensure_ascii=False, separators=(",", ":")), headers=headers)
 
 
 def _sources(document: dict[str, Any], envelope: dict[str, Any] | None, query: Mapping[str, str],
@@ -104,87 +95,85 @@ def _record_rejection(err: DeliveryError) -> None:
     logger.warning("delivery rejected", extra={"status": err.status, "error_code": err.code, "reason": reason})
 
 
-def _body_bytes() -> bytes:
-    event = router.current_event
-    body = event.body or ""
-    if event.is_base64_encoded:
+@dataclass(frozen=True)
+class HttpRequest:
+    """What the routes need of a proxy event, whichever gateway sent it."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: str
+    base64_encoded: bool
+    rest: bool  # REST API proxy (payload 1.0): answered with multiValueHeaders as well
+
+
+def request_of(event: Mapping[str, Any]) -> HttpRequest:
+    """Read a Lambda proxy event: payload 2.0 (HTTP API, function URL) or 1.0 (REST API)."""
+    context = event.get("requestContext") or {}
+    if event.get("version") == "2.0":
+        method = str((context.get("http") or {}).get("method", ""))
+        path = str(event.get("rawPath") or (context.get("http") or {}).get("path") or "/")
+        stage = context.get("stage")
+        if stage and stage != "$default" and path.startswith(f"/{stage}/"):
+            path = path[len(stage) + 1:]  # a named HTTP API stage is part of rawPath
+        rest = False
+    else:
+        method, path, rest = str(event.get("httpMethod", "")), str(event.get("path") or "/"), True
+    return HttpRequest(method=method.upper(), path=path, query=event.get("queryStringParameters") or {},
+                       headers=event.get("headers") or {}, body=event.get("body") or "",
+                       base64_encoded=bool(event.get("isBase64Encoded")), rest=rest)
+
+
+def _body_bytes(request: HttpRequest) -> bytes:
+    if request.base64_encoded:
         try:
-            return base64.b64decode(body, validate=True)
+            return base64.b64decode(request.body, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidJson("the body is marked base64 but is not valid base64") from None
-    return body.encode("utf-8", errors="surrogatepass")
+    return request.body.encode("utf-8", errors="surrogatepass")
 
 
-def _deliver(pinned: str | None) -> Response[str]:
+# The API: (method, path) as OpenAPI writes them; scripts/openapi.py documents exactly these.
+ROUTES = (("POST", "/callback"), ("POST", "/callback/{product}"))
+_CALLBACK = re.compile(r"^/callback(?:/(?P<product>[^/]+))?/?$")
+
+
+def _deliver(request: HttpRequest, pinned: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
     try:
-        raw = _body_bytes()
+        raw = _body_bytes(request)
     except DeliveryError as err:
         _record_rejection(err)
-        return _response(err.status, err.body())
-    event = router.current_event
-    status, body = receive(raw, pinned=pinned, query=event.query_string_parameters or {},
-                           headers=dict(event.headers or {}))
+        return err.status, err.body(), {}
+    status, body = receive(raw, pinned=pinned, query=request.query, headers=dict(request.headers))
     # A 503 is a "try again": say when, so HTTP senders back off instead of hammering.
-    return _response(status, body, {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None)
+    return status, body, {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else {}
 
 
-@router.post("/callback")
-def post_callback() -> Response[str]:
-    return _deliver(None)
-
-
-@router.post("/callback/<product>")
-def post_callback_product(product: str) -> Response[str]:
-    return _deliver(product)
-
-
-@router.route("/callback", method=OTHER_METHODS)
-def other_callback() -> Response[str]:
-    return _method_not_allowed()
-
-
-@router.route("/callback/<product>", method=OTHER_METHODS)
-def other_callback_product(product: str) -> Response[str]:
-    return _method_not_allowed()
-
-
-def _method_not_allowed() -> Response[str]:
+def _method_not_allowed() -> tuple[int, dict[str, Any], dict[str, str]]:
     err = MethodNotAllowed("only POST is accepted")
     _record_rejection(err)
-    return _response(err.status, err.body(), {"Allow": "POST"})
+    return err.status, err.body(), {"Allow": "POST"}
 
 
-def _build(resolver: ApiGatewayResolver) -> ApiGatewayResolver:
-    resolver.include_router(router)
-
-    @resolver.not_found
-    def not_found(_: Exception) -> Response[str]:
-        path = router.current_event.path.rstrip("/")
-        if path == "/callback" or (path.startswith("/callback/") and path.count("/") == 2):
-            return _method_not_allowed()  # a method the routes do not list at all (TRACE, CONNECT...)
-        return _response(404, {"ok": False, "error": {"code": "not_found", "message": "use POST /callback",
-                                                       "details": []}})
-
-    return resolver
-
-
-_RESOLVERS: dict[str, ApiGatewayResolver] = {}
-
-
-def resolver_for(event: Mapping[str, Any]) -> ApiGatewayResolver:
-    """Pick the powertools resolver matching the shape of the Lambda event."""
-    if event.get("version") == "2.0":
-        domain = str(event.get("requestContext", {}).get("domainName", ""))
-        kind = "url" if ".lambda-url." in domain else "http"
-    else:
-        kind = "rest"
-    if kind not in _RESOLVERS:
-        cls = {"url": LambdaFunctionUrlResolver, "http": APIGatewayHttpResolver, "rest": APIGatewayRestResolver}[kind]
-        _RESOLVERS[kind] = _build(cls())
-    return _RESOLVERS[kind]
+def route(request: HttpRequest) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """POST /callback and /callback/{product} deliver; other methods there get 405; other paths 404."""
+    match = _CALLBACK.match(request.path)
+    if match is None:
+        return 404, {"ok": False, "error": {"code": "not_found", "message": "use POST /callback", "details": []}}, {}
+    if request.method != "POST":
+        return _method_not_allowed()
+    return _deliver(request, match.group("product"))
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    resolver = resolver_for(event)
-    router.api_resolver = resolver  # the router is shared by the three resolvers
-    return resolver.resolve(event, context)
+    """The Lambda proxy response for one HTTP invocation."""
+    request = request_of(event)
+    status, body, extra_headers = route(request)
+    headers = {**extra_headers, "Content-Type": "application/json"}
+    response: dict[str, Any] = {"statusCode": status, "isBase64Encoded": False,
+                                "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                                "headers": headers}
+    if request.rest:
+        response["multiValueHeaders"] = {name: [value] for name, value in headers.items()}
+    return response
