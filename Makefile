@@ -5,7 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install test lint typecheck unit package package-size events demo serve schemas bench audit lock clean
+.PHONY: install test test-runtime lint typecheck unit package package-size events demo serve schemas bench audit lock clean
+
+# The Lambda runtime's Python (serverless.yml: runtime python3.12), found as plugins/artifact.js finds it:
+# RUNTIME_PYTHON if set, else python3.12 on PATH, else pyenv's, else /usr/local/bin or /usr/bin.
+RUNTIME_VERSION := 3.12
+find_runtime_python = $(shell node -e "const f = require('./plugins/artifact.js').findRuntimePython('$(RUNTIME_VERSION)'); if (f.executable) console.log(f.executable)")
+ARCH ?= x86_64
+STAGE ?= dev
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +21,11 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt requirements-dev.lock
 	$(BIN)/pip check
 	touch $@
 
-lock:  ## re-resolve requirements*.txt into requirements-dev.lock (a fresh virtualenv, then pip freeze)
+lock:  ## re-resolve requirements*.txt into requirements-dev.lock, then the artifact's requirements.lock from it
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet -r requirements-dev.txt
 	{ head -3 requirements-dev.lock; .lock-venv/bin/pip freeze --exclude-editable; } > requirements-dev.lock.new
 	mv requirements-dev.lock.new requirements-dev.lock && rm -rf .lock-venv
+	$(BIN)/python scripts/lock_runtime.py
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -32,6 +40,20 @@ lint: install  ## ruff + mypy
 test: lint  ## the whole suite: lint, types, unit, integration, packaging
 	$(BIN)/pytest
 
+# The suite (less what builds or starts the packaged stack) on the deployed runtime's CPython, in its own
+# virtualenv from the same lock file. .ci/run runs it after `make test`.
+RUNTIME_VENV := .venv-py$(RUNTIME_VERSION)
+$(RUNTIME_VENV)/bin/.installed: requirements.txt requirements-dev.txt requirements-dev.lock
+	@python="$(call find_runtime_python)"; \
+	if [ -z "$$python" ]; then echo "No Python $(RUNTIME_VERSION) found: install CPython $(RUNTIME_VERSION) or set RUNTIME_PYTHON" >&2; exit 1; fi; \
+	rm -rf $(RUNTIME_VENV) && "$$python" -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/pip install --quiet --upgrade pip
+	$(RUNTIME_VENV)/bin/pip install --quiet -r requirements-dev.lock
+	touch $@
+
+test-runtime: install $(RUNTIME_VENV)/bin/.installed  ## unit, integration and property tests on CPython 3.12
+	$(RUNTIME_VENV)/bin/python -m pytest tests/unit tests/integration tests/property
+
 unit: install  ## quick: only the tests that need no AWS stand-in
 	$(BIN)/pytest tests/unit
 
@@ -44,8 +66,8 @@ serve: install  ## the same stack, left running (Ctrl-C stops it): prints the UR
 schemas: install  ## JSON Schema of every modelled event into schemas/
 	$(BIN)/python -m lib.cli schema --out schemas
 
-package: install  ## build the Lambda artifact offline into .serverless/
-	npx osls package --stage dev
+package: install  ## the Lambda artifact in .serverless/ (ARCH=x86_64|arm64, STAGE=dev): built by python3.12, byte-compiled
+	npx osls package --stage $(STAGE) --param="architecture=$(ARCH)"
 
 package-size: package  ## print the deployment package size (zipped and unzipped)
 	@$(BIN)/python scripts/package_size.py .serverless/mediahook.zip

@@ -9,6 +9,9 @@ from typing import Any
 from lib import api, dedup
 from lib.observability import counting, logger, metrics, traced
 from lib.settings import get_settings
+from lib.snapstart import register_restore_hooks
+
+register_restore_hooks()  # SnapStart only: fresh entropy in every restored sandbox
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

@@ -1,22 +1,21 @@
-"""The bare baseline a user might write by hand: json.loads, one S3 put_object, one SNS publish."""
+"""The bare baseline a user might write by hand: json.loads, one S3 put_object, one SNS publish.
 
-import time
+A handler module: ``make bench`` serves it through scripts/lambda_bootstrap.py as it serves the artifact."""
 
-T0 = time.perf_counter()
+import json
+import os
+import uuid
+from typing import Any
 
-import json  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-import uuid  # noqa: E402
+import boto3
 
-import boto3  # noqa: E402
+s3 = boto3.client("s3")
+sns = boto3.client("sns")
 
-with open(sys.argv[1], encoding="utf-8") as f:
-    event = json.load(f)
-body = event["body"]
-document = json.loads(body)
-boto3.client("s3").put_object(Bucket=os.environ["ARCHIVE_BUCKET"], Key=f"bare/{uuid.uuid4()}.json",
-                              Body=body.encode("utf-8"))
-boto3.client("sns").publish(TopicArn=os.environ["EVENTS_TOPIC_ARN"], Message=body)
-elapsed = (time.perf_counter() - T0) * 1000
-sys.stderr.write(json.dumps({"ms": elapsed, "type": document.get("EventType")}) + "\n")
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    body = event["body"]
+    document = json.loads(body)
+    s3.put_object(Bucket=os.environ["ARCHIVE_BUCKET"], Key=f"bare/{uuid.uuid4()}.json", Body=body.encode("utf-8"))
+    sns.publish(TopicArn=os.environ["EVENTS_TOPIC_ARN"], Message=body)
+    return {"statusCode": 200, "body": json.dumps({"type": document.get("EventType")})}

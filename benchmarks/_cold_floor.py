@@ -1,25 +1,22 @@
 """The design card's floor: the least a handler can do with mediahook's mandated stack (pydantic to validate,
-powertools Logger and idempotency on DynamoDB, boto3 for S3 and SNS), and nothing else (run by run.py).
+powertools Logger and idempotency on DynamoDB, boto3 for S3 and SNS), and nothing else.
 
-It shows how much of mediahook's cold start the stack itself costs, next to the bare baseline."""
+A handler module: ``make bench`` serves it through scripts/lambda_bootstrap.py with the artifact's own
+pydantic and powertools on the path, so it shows what the stack itself costs next to the bare baseline."""
 
-import time
+import hashlib
+import json
+import os
+from typing import Any
 
-T0 = time.perf_counter()
-
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-
-import boto3  # noqa: E402
-from aws_lambda_powertools import Logger  # noqa: E402
-from aws_lambda_powertools.utilities.idempotency import (  # noqa: E402
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
-from pydantic import BaseModel, ConfigDict  # noqa: E402
+from pydantic import BaseModel, ConfigDict
 
 
 class FileUploadEvent(BaseModel):
@@ -29,24 +26,24 @@ class FileUploadEvent(BaseModel):
 
 logger = Logger(service="floor")
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+s3 = boto3.client("s3")
+sns = boto3.client("sns")
 
 
 @idempotent_function(data_keyword_argument="key", persistence_store=persistence,  # type: ignore[untyped-decorator]
                      config=IdempotencyConfig(event_key_jmespath="event_id"))
 def effects(key: dict[str, str], body: str) -> dict[str, str]:
     object_key = f"floor/{key['event_id']}.json"
-    boto3.client("s3").put_object(Bucket=os.environ["ARCHIVE_BUCKET"], Key=object_key, Body=body.encode("utf-8"))
-    boto3.client("sns").publish(TopicArn=os.environ["EVENTS_TOPIC_ARN"], Message=body)
+    s3.put_object(Bucket=os.environ["ARCHIVE_BUCKET"], Key=object_key, Body=body.encode("utf-8"))
+    sns.publish(TopicArn=os.environ["EVENTS_TOPIC_ARN"], Message=body)
     return {"archive_key": object_key}
 
 
-with open(sys.argv[1], encoding="utf-8") as f:
-    event = json.load(f)
-body = event["body"]
-document = json.loads(body)
-FileUploadEvent.model_validate(document["FileUploadEvent"])
-event_id = hashlib.sha256(body.encode("utf-8")).hexdigest()
-result = effects(key={"event_id": event_id}, body=body)
-logger.info("archived and published", extra=result)
-elapsed = (time.perf_counter() - T0) * 1000
-sys.stderr.write(json.dumps({"ms": elapsed}) + "\n")
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    body = event["body"]
+    document = json.loads(body)
+    FileUploadEvent.model_validate(document["FileUploadEvent"])
+    event_id = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    result = effects(key={"event_id": event_id}, body=body)
+    logger.info("archived and published", extra=result)
+    return {"statusCode": 200, "body": json.dumps(result)}

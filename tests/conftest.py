@@ -225,3 +225,16 @@ def publish_fails_for(marker: str) -> Iterator[None]:
     broken.publish.side_effect = publish
     with mock.patch.object(aws_clients, "client", side_effect=lambda n: broken if n == "sns" else make_client(n)):
         yield
+
+
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The default artifact (stage ci, x86_64), built once per run by ``osls package`` as users build it."""
+    import shutil
+
+    from tests.packaging import package
+
+    out = tmp_path_factory.mktemp("package")
+    package(out)
+    yield out
+    shutil.rmtree(out, ignore_errors=True)

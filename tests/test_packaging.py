@@ -1,12 +1,9 @@
-"""`osls package` builds the Lambda artifact offline: code and runtime dependencies only."""
+"""The template `osls package` builds: resources, safety settings, least privilege (the zip: test_artifact.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,32 +11,6 @@ import pytest
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("package")
-    osls = ROOT / "node_modules" / ".bin" / "osls"
-    assert osls.exists(), "run `make install` (npm ci) first"
-    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        env.pop(name, None)  # packaging must not need AWS credentials
-    result = subprocess.run([str(osls), "package", "--stage", "ci", "--package", str(out)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    yield out
-    shutil.rmtree(out, ignore_errors=True)
-
-
-def test_package_holds_the_code_and_runtime_dependencies_only(packaged: Path) -> None:
-    with zipfile.ZipFile(packaged / "mediahook.zip") as archive:
-        names = archive.namelist()
-    tops = {n.split("/", 1)[0] for n in names}
-    assert {"handler.py", "lib", "pydantic", "pydantic_core", "aws_lambda_powertools"} <= tops
-    assert not tops & {"boto3", "botocore", "s3transfer", "moto", "pytest", "tests", "events", "node_modules"}
-    # Linux wheels for the Lambda runtime, not this machine's Python.
-    assert any("cpython-312-x86_64-linux-gnu" in n for n in names if n.startswith("pydantic_core/"))
-    assert (packaged / "mediahook.zip").stat().st_size < 5_000_000
 
 
 def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> None:

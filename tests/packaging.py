@@ -1,0 +1,27 @@
+"""Build the Lambda artifact as users do (``osls package``, as ``make package`` runs it) for the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from tests.aws_server import ROOT
+
+OSLS = ROOT / "node_modules" / ".bin" / "osls"
+
+
+def package(out: Path, *params: str, env: dict[str, str] | None = None, check: bool = True,
+            stage: str = "ci") -> subprocess.CompletedProcess[str]:
+    """``osls package --stage ci --package OUT [--param k=v ...]``; no AWS credentials needed or given."""
+    assert OSLS.exists(), "run `make install` (npm ci) first"
+    base = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        base.pop(name, None)  # packaging must not need AWS credentials
+    args = [str(OSLS), "package", "--stage", stage, "--package", str(out)]
+    args += [f"--param={p}" for p in params]
+    result = subprocess.run(args, cwd=ROOT, env={**base, **(env or {})}, capture_output=True, text=True,
+                            timeout=600, check=False)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
