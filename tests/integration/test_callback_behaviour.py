@@ -166,3 +166,29 @@ def test_an_error_code_beyond_64_bits_is_published_whole(aws: Aws, context: Lamb
     assert status == 200
     data = aws.messages()[0]["cloudevent"]["data"]
     assert (data["error_code"], data["succeeded"]) == (123456789012345678901234567, False)
+
+
+def test_a_trailing_slash_is_the_same_route(aws: Aws, context: LambdaContext) -> None:
+    body = load_event("vod/NewFileUpload.json")["body"]
+    response = handler.callback(http_event(body, path="/callback/vod/", query="token=local-demo-token"), context)
+    assert response["statusCode"] == 200, response["body"]
+    assert response_json(response)["results"][0]["product"] == "vod"
+
+
+def test_rest_api_answers_carry_single_and_multi_value_headers(aws: Aws, context: LambdaContext) -> None:
+    event = {"resource": "/callback", "path": "/callback", "httpMethod": "GET", "headers": None,
+             "multiValueHeaders": None, "queryStringParameters": None, "pathParameters": None,
+             "requestContext": {"resourcePath": "/callback", "httpMethod": "GET", "stage": "prod"},
+             "body": None, "isBase64Encoded": False}
+    response = handler.callback(event, context)
+    assert response["statusCode"] == 405
+    assert response["headers"] == {"Allow": "POST", "Content-Type": "application/json"}
+    assert response["multiValueHeaders"] == {"Allow": ["POST"], "Content-Type": ["application/json"]}
+
+
+def test_a_named_http_api_stage_is_not_part_of_the_route(aws: Aws, context: LambdaContext) -> None:
+    body = load_event("cme/Material.Imported.json")["body"]
+    event = http_event(body, path="/prod/callback/cme", query="token=local-demo-token")
+    event["requestContext"]["stage"] = "prod"
+    response = handler.callback(event, context)
+    assert response["statusCode"] == 200, response["body"]
