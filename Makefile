@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install test test-runtime lint typecheck unit package package-size events demo serve schemas bench audit lock clean
+.PHONY: install test test-runtime deploy-local remove-local lint typecheck unit package package-size events demo serve schemas bench audit lock clean
 
 # The Lambda runtime's Python (serverless.yml: runtime python3.12), found as plugins/artifact.js finds it:
 # RUNTIME_PYTHON if set, else python3.12 on PATH, else pyenv's, else /usr/local/bin or /usr/bin.
@@ -14,10 +14,11 @@ find_runtime_python = $(shell node -e "const f = require('./plugins/artifact.js'
 ARCH ?= x86_64
 STAGE ?= dev
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt requirements-dev.lock
+$(BIN)/.installed: requirements.txt requirements-dev.txt requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .  # the `mediahook` console command (pyproject.toml)
 	$(BIN)/pip check
 	touch $@
 
@@ -68,6 +69,12 @@ schemas: install  ## JSON Schema of every modelled event into schemas/
 
 package: install  ## the Lambda artifact in .serverless/ (ARCH=x86_64|arm64, STAGE=dev): built by python3.12, byte-compiled
 	npx osls package --stage $(STAGE) --param="architecture=$(ARCH)"
+
+deploy-local: install  ## osls deploy of serverless.yml onto moto server (MOTO_PORT, STAGE); prints the outputs
+	$(BIN)/python scripts/deploy_local.py deploy --stage $(STAGE)
+
+remove-local: install  ## osls remove of that stack (the archive bucket stays), and the moto server deploy-local started
+	$(BIN)/python scripts/deploy_local.py remove --stage $(STAGE)
 
 package-size: package  ## print the deployment package size (zipped and unzipped)
 	@$(BIN)/python scripts/package_size.py .serverless/mediahook.zip

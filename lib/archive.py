@@ -23,8 +23,11 @@ class ArchivedObject:
 
 
 def archive_key(event: InboundEvent, received_at: datetime, prefix: str = "") -> str:
-    """``{prefix}{product}/{EventType}/{YYYY}/{MM}/{DD}/{event_id}.json``; unknown types under ``_unknown/``."""
+    """``{prefix}{product}/{EventType}/{YYYY}/{MM}/{DD}/{event_id}.json``; unknown types under ``_unknown/``;
+    synthetic (smoke check) events under ``{prefix}_synthetic/``, apart from Tencent's."""
     folder = event.event_type if event.known else f"_unknown/{event.event_type}"
+    if event.synthetic:
+        prefix = f"{prefix}_synthetic/"
     return f"{prefix}{event.product}/{folder}/{received_at:%Y/%m/%d}/{event.event_id}.json"
 
 
@@ -33,6 +36,8 @@ def metadata(event: InboundEvent, delivery: str, received_at: str) -> dict[str, 
             "event-type": event.event_type}
     if event.legacy:
         meta["format"] = "legacy-v2"
+    if event.synthetic:
+        meta["synthetic"] = "true"
     return meta
 
 

@@ -28,7 +28,7 @@ from pydantic import Field, model_validator
 
 from lib.errors import InProgress
 from lib.intake import event_id_of, parse_json
-from lib.observability import logger
+from lib.observability import count, logger
 from lib.pipeline import dead_letter
 from lib.settings import Settings, TencentCredentialSettings
 from lib.sqs import process_notification, unwrap
@@ -206,4 +206,6 @@ def run(settings: Settings, context: Any, env: Mapping[str, str] | None = None,
             summary.duplicates += sum(f.duplicate for _, f in done)
             summary.processed += sum(not f.dead for _, f in done)
     logger.info("CMQ run finished", extra={"summary": summary.as_dict()})
+    for outcome, amount in summary.as_dict().items():  # zeros too: the dashboard draws every run
+        count("CmqMessages", amount, outcome=outcome)
     return summary

@@ -34,7 +34,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lib import aws
 from lib.errors import InProgress, StorageUnavailable
-from lib.observability import logger
+from lib.observability import count, logger
 
 KEY_PREFIX = "mediahook-event"
 # Longer than Tencent's 4-day retention of unconfirmed VOD events, so a late redelivery still dedupes.
@@ -110,6 +110,7 @@ def run_once(table: str | None, effects: Effects, **kwargs: Any) -> dict[str, An
         raise InProgress("this event is being processed by another delivery; retry shortly") from None
     except (IdempotencyPersistenceLayerError, IdempotencyPersistenceConnectionError,
             IdempotencyInconsistentStateError) as exc:
+        count("Failures", stage="dedup")
         raise StorageUnavailable("the deduplication store is unavailable; the delivery was not acknowledged") from exc
 
 

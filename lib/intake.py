@@ -34,6 +34,10 @@ DELIVERY_FIELDS = frozenset({"Sign", "T", "Timestamp", "EventHandle"})
 MAX_DETAILS = 10
 
 
+# The top-level field that marks a synthetic event (a smoke check's); Tencent sends no such field.
+SYNTHETIC_FIELD = "MediahookSynthetic"
+
+
 @dataclass(frozen=True)
 class InboundEvent:
     """One Tencent event, validated and ready for the pipeline."""
@@ -51,6 +55,12 @@ class InboundEvent:
     @property
     def source(self) -> str:
         return f"tencentcloud/{self.product}"
+
+    @property
+    def synthetic(self) -> bool:
+        """A smoke check's event (``mediahook smoke``), not Tencent's: marked so consumers can skip it."""
+        marker = self.document.get(SYNTHETIC_FIELD)
+        return isinstance(marker, str) and bool(marker)
 
 
 # The contract's canonical JSON is what ``json.dumps(sort_keys=True, separators=(",", ":"),

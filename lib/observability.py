@@ -61,11 +61,13 @@ _pending: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
 _pending_lock = threading.Lock()
 
 
-def count(name: str, **dimensions: str) -> None:
-    """Count one occurrence (e.g. events by product and type). Counts are summed in memory and written
-    by ``flush_counts`` once per invocation: one EMF line per (metric, dimensions), not one per event."""
+def count(name: str, amount: int = 1, **dimensions: str) -> None:
+    """Count ``amount`` occurrences (e.g. events by product and type). Counts are summed in memory and
+    written by ``flush_counts`` once per invocation: one EMF line per (metric, dimensions), not per event.
+    Every metric is in the ``Mediahook`` namespace with the dimensions ``service`` plus those given here:
+    the dashboard in serverless.yml reads them so (a test holds the two together)."""
     with _pending_lock:
-        _pending[(name, tuple(sorted(dimensions.items())))] += 1
+        _pending[(name, tuple(sorted(dimensions.items())))] += amount
 
 
 def flush_counts() -> None:

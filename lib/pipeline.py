@@ -37,7 +37,7 @@ class Outcome:
 
     def as_result(self) -> dict[str, Any]:
         return {"event_id": self.event_id, "product": self.product, "event_type": self.event_type,
-                "duplicate": self.duplicate}
+                "duplicate": self.duplicate, "archive_key": self.archive_key}
 
 
 def utc_timestamp(moment: datetime) -> str:

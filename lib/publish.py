@@ -36,6 +36,7 @@ def cloud_event(event: InboundEvent, archived: ArchivedObject, delivery: str, re
         "received_at": received_at,
         "known_type": event.known,
         "legacy": event.legacy,
+        "synthetic": event.synthetic,
     }
     return {
         "specversion": SPEC_VERSION,
@@ -58,6 +59,8 @@ def message_attributes(event: InboundEvent) -> dict[str, dict[str, str]]:
         attrs["succeeded"] = "true" if event.summary.succeeded else "false"
     if event.legacy:
         attrs["format"] = "legacy-v2"
+    if event.synthetic:
+        attrs["synthetic"] = "true"
     return {name: {"DataType": "String", "StringValue": value} for name, value in attrs.items()}
 
 

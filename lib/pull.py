@@ -27,7 +27,7 @@ from pydantic import Field, field_validator, model_validator
 from lib import aws
 from lib.errors import DeliveryError, InProgress
 from lib.intake import InboundEvent, event_id_of, read_event
-from lib.observability import logger
+from lib.observability import count, logger
 from lib.pipeline import Outcome, dead_letter, process
 from lib.settings import Settings, TencentCredentialSettings
 
@@ -97,6 +97,10 @@ class PullSummary:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def counts(self) -> dict[str, int]:
+        """The run's numbers, as the PullEvents metric's ``outcome`` dimension names them."""
+        return {name: value for name, value in self.as_dict().items() if isinstance(value, int)}
+
 
 class AttemptCounter:
     """Failures per event_id. In DynamoDB when a table is configured (survives invocations), else in memory."""
@@ -154,6 +158,8 @@ class Puller:
         finally:
             self._pool.shutdown(wait=True)
         logger.info("pull run finished", extra={"summary": self.summary.as_dict()})
+        for outcome, amount in self.summary.counts().items():  # zeros too: the dashboard draws every run
+            count("PullEvents", amount, outcome=outcome)
         return self.summary
 
     def _params(self, sub_app_id: int | None, **extra: Any) -> dict[str, Any]:

@@ -41,7 +41,9 @@ SUCCESS = {
             "additionalProperties": False,
             "properties": {"event_id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                            "product": {"type": "string", "enum": ["vod", "cme", "mps"]},
-                           "event_type": {"type": "string"}, "duplicate": {"type": "boolean"}}}}},
+                           "event_type": {"type": "string"}, "duplicate": {"type": "boolean"},
+                           "archive_key": {"type": "string", "description": "the event's object in the "
+                                           "archive bucket (since 0.2.0)"}}}}},
 }
 EVENT_SET = {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/Event/oneOf/0"}}
 EVENT = {

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,64 @@ def test_each_function_has_its_own_least_privilege_role(packaged: Path) -> None:
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions(roles["handler.queue"])
     for role in roles.values():
         assert "s3:GetObject" not in actions(role) and "s3:DeleteObject" not in actions(role)
+
+
+def _emitted_metrics() -> set[tuple[str, str, frozenset[str]]]:
+    """(namespace, name, dimension names) of every metric the code counts: each ``count("Name", ..., dim=...)``
+    call in lib/, with the ``service`` dimension every count carries (lib/observability.py)."""
+    import ast
+
+    from lib.observability import NAMESPACE
+
+    found = set()
+    for path in (ROOT / "lib").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "count"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                dimensions = frozenset({"service", *(k.arg for k in node.keywords if k.arg and k.arg != "amount")})
+                found.add((NAMESPACE, node.args[0].value, dimensions))
+    return found
+
+
+def _dashboard_metrics(packaged: Path) -> tuple[list[tuple[str, str, frozenset[str]]], list[list[Any]], set[str]]:
+    """The dashboard's SEARCH expressions as (namespace, metric, dimension names), its explicit metric rows
+    (with the "." / "..." shorthand expanded), and the template references in its body."""
+    template = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
+    body_template = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    references = set(re.findall(r"\$\{([^}]+)\}", body_template))
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "REF", body_template))
+    searches, rows = [], []
+    for widget in body["widgets"]:
+        previous: list[Any] = []
+        for row in widget["properties"]["metrics"]:
+            assert isinstance(row, list), f"a metric row must be an array: {row}"
+            if isinstance(row[0], dict):
+                for match in re.finditer(r"SEARCH\('\{([^}]+)\} MetricName=\"(\w+)\"", row[0]["expression"]):
+                    namespace, *dimensions = match.group(1).split(",")
+                    searches.append((namespace, match.group(2), frozenset(dimensions)))
+                continue
+            names = [v for v in row if not isinstance(v, dict)]
+            if names == ["..."]:
+                names = previous
+            names = [previous[i] if v == "." else v for i, v in enumerate(names)]
+            rows.append(names)
+            previous = names
+    return searches, rows, references
+
+
+def test_the_dashboard_shows_only_metrics_the_code_emits(packaged: Path) -> None:
+    searches, rows, references = _dashboard_metrics(packaged)
+    emitted = _emitted_metrics()
+    for metric in searches:
+        assert metric in emitted, f"the dashboard reads {metric}, which no count() emits"
+    # Everything the code counts is on the dashboard, and everything the issue asked to see.
+    assert {name for _, name, _ in emitted} == {name for _, name, _ in searches}
+    assert {"EventsAccepted", "Rejections", "Failures", "Duplicates", "UnknownEventType", "DeadEvents", "PullEvents",
+            "CmqMessages"} <= {name for _, name, _ in searches}
+    assert {(r[0], r[1]) for r in rows} == {("AWS/Lambda", "Duration"), ("AWS/Lambda", "Invocations"),
+                                            ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"),
+                                            ("AWS/SQS", "ApproximateNumberOfMessagesVisible")}
+    template = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
+    for reference in references - {"AWS::Region"}:
+        assert reference.split(".")[0] in template["Resources"], reference
+    assert references >= {"CallbackLambdaFunction", "MpsDeadLetterQueue.QueueName"}

@@ -41,7 +41,8 @@ def _archived(aws: Aws) -> set[str]:
 
 
 def test_drain_with_duplicates_deletes_only_what_is_archived(aws: Aws, idempotency_table: str, fake_cmq: FakeCmq,
-                                                             context: LambdaContext) -> None:
+                                                             context: LambdaContext,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     bodies = _notifications(40)
     fake_cmq.send(*bodies, *bodies[:8])  # 8 duplicates
     violations: list[str] = []
@@ -49,6 +50,8 @@ def test_drain_with_duplicates_deletes_only_what_is_archived(aws: Aws, idempoten
         m.msg_id for m in messages if event_id_of(json.loads(m.body)) not in _archived(aws))
     summary = handler.cmq({}, context)
     assert (summary["received"], summary["deleted"], summary["duplicates"], summary["left"]) == (48, 48, 8, 0)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"CmqMessages"' in line]
+    assert {line["outcome"]: line["CmqMessages"][0] for line in emf} == {k: float(v) for k, v in summary.items()}
     assert violations == [] and fake_cmq.remaining() == 0
     assert len(aws.objects()) == 40
     messages = aws.messages()

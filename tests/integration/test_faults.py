@@ -270,3 +270,15 @@ def test_pull_with_a_tencent_api_fault(aws: Aws, idempotency_table: str, context
 def test_zz_print_the_figure() -> None:
     print(f"\nfaults: {FIGURES['faults']} injected across push, queue and pull; events lost: {FIGURES['lost']}")
     assert FIGURES["lost"] == 0
+
+
+def test_a_dedup_store_failure_is_counted_by_stage(aws: Aws, idempotency_table: str, inject: Any,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from lib.observability import flush_counts
+
+    inject("dynamodb", 1, "error")
+    status, result = api.receive(_bodies(1)[0], pinned="vod")
+    flush_counts()
+    assert status == 503 and result["error"]["code"] == "storage_unavailable"
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"Failures"' in line]
+    assert [(line["stage"], line["Failures"]) for line in emf] == [("dedup", [1.0])]

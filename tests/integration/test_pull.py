@@ -67,9 +67,14 @@ def _archive_guard(aws: Aws) -> Any:
 
 
 def test_drain_500_events_with_10_percent_duplicates(aws: Aws, idempotency_table: str, fake_vod: FakeVodApi,
-                                                      context: LambdaContext) -> None:
+                                                      context: LambdaContext, capsys: pytest.CaptureFixture[str]) -> None:
     fake_vod.enqueue(*_events(500, duplicate_share=0.10))
     summary = _run(context)
+    # The run's summary is also a metric (the dashboard's pull widget), one EMF line per outcome.
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"PullEvents"' in line]
+    assert {line["outcome"]: line["PullEvents"] for line in emf} == {
+        k: [float(v)] for k, v in summary.items() if isinstance(v, int)}
+    assert all(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service", "outcome"]] for line in emf)
 
     print(f"\npull summary: {summary}")
     assert summary["pulled"] == 500 and summary["confirmed"] == 500

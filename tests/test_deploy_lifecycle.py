@@ -1,0 +1,190 @@
+"""`osls deploy` as users run it, onto a fresh moto server: create, no-op, update, remove.
+
+The service is deployed from a copy of the project (so that a code change can be made without touching
+the checkout) with plugins/local-endpoint.js switched on, through scripts/deploy_local.py, the code
+behind `make deploy-local`. What moto does not build (HTTP API, alarms, dashboard, bucket policy and
+hardening, TTL, PITR) stays with the template assertions and cfn-lint (test_packaging.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from scripts import deploy_local
+from tests.aws_server import ROOT, moto_server
+
+pytestmark = pytest.mark.slow
+
+SERVICE_FILES = ("handler.py", "lib", "serverless.yml", "plugins", "requirements.lock", "requirements.txt",
+                 "package.json", "scripts/build_artifact.py")
+
+
+def copy_service(into: Path) -> Path:
+    """What `osls deploy` reads, copied; node_modules linked."""
+    for name in SERVICE_FILES:
+        source, target = ROOT / name, into / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    (into / "node_modules").symlink_to(ROOT / "node_modules")
+    return into
+
+
+def code_sha256(zip_path: Path) -> str:
+    return base64.b64encode(hashlib.sha256(zip_path.read_bytes()).digest()).decode()
+
+
+class Account:
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def resources(self, stack: str) -> dict[str, str]:
+        summaries = self.client("cloudformation").list_stack_resources(StackName=stack)["StackResourceSummaries"]
+        return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries}
+
+    def functions(self, stage: str) -> dict[str, dict[str, Any]]:
+        found = self.client("lambda").list_functions()["Functions"]
+        return {f["FunctionName"].removeprefix(f"mediahook-{stage}-"): f for f in found
+                if f["FunctionName"].startswith(f"mediahook-{stage}-")}
+
+
+@pytest.fixture
+def account() -> Iterator[Account]:
+    with moto_server() as endpoint:
+        yield Account(endpoint)
+
+
+def _deploy(account: Account, service: Path, stage: str) -> str:
+    result = deploy_local.osls(["deploy", "--stage", stage], account.endpoint, service, capture=True)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    return output
+
+
+def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> None:
+    service = copy_service(tmp_path / "service")
+    stage = f"t{uuid.uuid4().hex[:8]}"
+    stack = f"mediahook-{stage}"
+
+    # 1. create
+    _deploy(account, service, stage)
+    resources = account.resources(stack)
+    functions = account.functions(stage)
+    assert set(functions) == {"callback", "pull", "queue", "cmq"}
+    local_zip = code_sha256(service / ".serverless" / "mediahook.zip")
+    assert {f["CodeSha256"] for f in functions.values()} == {local_zip}  # the artifact `make package` builds
+    assert {f["Runtime"] for f in functions.values()} == {"python3.12"}
+    topic_arn = resources["EventsTopic"]
+    table = resources["IdempotencyTable"]
+    # The stack's own resources, though this test's shell sets ARCHIVE_BUCKET and friends (conftest): only
+    # the `local` stage reads them from the environment.
+    for function in functions.values():
+        env = function["Environment"]["Variables"]
+        assert env["ARCHIVE_BUCKET"] == resources["ArchiveBucket"]
+        assert env["EVENTS_TOPIC_ARN"] == topic_arn
+        assert env["IDEMPOTENCY_TABLE"] == table
+    # the resources the environment names exist
+    account.client("s3").head_bucket(Bucket=resources["ArchiveBucket"])
+    account.client("sns").get_topic_attributes(TopicArn=topic_arn)
+    account.client("dynamodb").describe_table(TableName=table)
+    sqs = account.client("sqs")
+    queue_arn = sqs.get_queue_attributes(QueueUrl=resources["MpsQueue"], AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    (mapping,) = account.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == queue_arn
+    assert mapping["FunctionArn"] == functions["queue"]["FunctionArn"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    rules = account.client("events").list_rules()["Rules"]
+    schedules = {r["Name"]: r for r in rules if r["Name"].startswith(stack)}
+    assert len(schedules) == 2 and {r["State"] for r in schedules.values()} == {"DISABLED"}
+    assert {"Pull", "Cmq"} == {name.split("-")[2].removesuffix("EventsRuleSchedule1") for name in schedules}
+    outputs = deploy_local.stack_outputs(account.endpoint, stage)
+    assert outputs["EventsTopicArn"] == topic_arn and outputs["ArchiveBucketName"] == resources["ArchiveBucket"]
+
+    # 2. the same again: nothing to do
+    assert "Deployment skipped" in _deploy(account, service, stage)
+
+    # 3. a code change reaches every function
+    with (service / "lib" / "__init__.py").open("a") as f:
+        f.write("# a code change\n")
+    _deploy(account, service, stage)
+    changed = code_sha256(service / ".serverless" / "mediahook.zip")
+    assert changed != local_zip
+    assert {f["CodeSha256"] for f in account.functions(stage).values()} == {changed}
+
+    # 4. remove: the stack goes, the archive stays (DeletionPolicy: Retain)
+    result = deploy_local.osls(["remove", "--stage", stage], account.endpoint, service, capture=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with pytest.raises(ClientError):
+        account.client("cloudformation").describe_stacks(StackName=stack)
+    assert not account.functions(stage)
+    account.client("s3").head_bucket(Bucket=resources["ArchiveBucket"])
+
+
+def test_a_broken_reference_fails_the_deploy_with_the_frameworks_error(account: Account, tmp_path: Path) -> None:
+    service = copy_service(tmp_path / "service")
+    template = (service / "serverless.yml").read_text()
+    (service / "serverless.yml").write_text(template.replace(
+        "    ARCHIVE_PREFIX: ${param:archivePrefix}", "    ARCHIVE_PREFIX: ${self:custom.archivePrefixTypo}"))
+    result = deploy_local.osls(["deploy", "--stage", "broken"], account.endpoint, service, capture=True)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert 'Cannot resolve variable at "provider.environment.ARCHIVE_PREFIX"' in output, output
+    assert not account.client("cloudformation").describe_stacks()["Stacks"]  # nothing was created
+
+
+def test_the_redirection_is_inert_unless_asked_for() -> None:
+    import subprocess
+
+    script = ("const p = require('./plugins/local-endpoint.js');"
+              "const s = { getProvider() { throw new Error('touched'); }, service: { provider: {} }, cli: {} };"
+              "const plugin = new p(s, {}, {});"
+              "console.log(JSON.stringify({ hooks: Object.keys(plugin.hooks), provider: s.service.provider }));"
+              "for (const bad of ['http://10.0.0.5:5000', 'https://s3.amazonaws.com']) {"
+              "  try { p.localEndpoint({ MEDIAHOOK_LOCAL_AWS_ENDPOINT: bad }); console.log('accepted ' + bad); }"
+              "  catch (e) { console.log('refused'); } }")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "MEDIAHOOK_LOCAL_AWS_ENDPOINT"}
+    result = subprocess.run(["node", "-e", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.split() == ['{"hooks":[],"provider":{}}', "refused", "refused"]
+
+
+def test_make_deploy_local_then_remove_local() -> None:
+    """The README's two commands: moto server started and left up, outputs printed; then removed and stopped."""
+    import os
+    import subprocess
+
+    from tests.aws_server import free_port
+
+    port, stage = free_port(), f"m{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "MOTO_PORT": str(port), "STAGE": stage}
+    deployed = subprocess.run(["make", "deploy-local"], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=600, check=False)
+    try:
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        assert f"moto server: http://127.0.0.1:{port} (started; stays up)" in deployed.stdout
+        assert f"Stack mediahook-{stage} on http://127.0.0.1:{port}:" in deployed.stdout
+        assert "  CallbackUrl: " in deployed.stdout and "  EventsTopicArn: arn:aws:sns:" in deployed.stdout
+        assert deploy_local.answers(f"http://127.0.0.1:{port}")  # still up after make returned
+    finally:
+        removed = subprocess.run(["make", "remove-local"], cwd=ROOT, env=env, capture_output=True, text=True,
+                                 timeout=600, check=False)
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert f"stopped the moto server on http://127.0.0.1:{port}" in removed.stdout
+    assert not deploy_local.answers(f"http://127.0.0.1:{port}")
