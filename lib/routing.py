@@ -281,11 +281,14 @@ def summarize(route: Route, payload: BaseModel | None, raw: Any, text: bytes | N
             error_code = _as_int(failed.get("ErrCode")) or error_code
             error_message = failed.get("Message") or error_message
         status_text = str(status).upper() if status is not None else None
-        if status_text in _PENDING:
-            succeeded = None
-        elif (status_text in _FAILED or (error_code not in (None, 0))
-              or error_ext not in (None, "", "SUCCESS") or failed is not None):
+        # Tencent: ErrCode 0 is success, anything else a failure. An error (or a failed sub-task) is a
+        # failure whatever the status says, a WAITING or PROCESSING one included; only an event with no
+        # error and no final state reports no outcome.
+        if (status_text in _FAILED or (error_code not in (None, 0))
+                or error_ext not in (None, "", "SUCCESS") or failed is not None):
             succeeded = False
+        elif status_text in _PENDING:
+            succeeded = None
         elif error_code is not None or status_text in _DONE or error_ext is not None:
             succeeded = True
     file_ids = _all(payload, route.files)
