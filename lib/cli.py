@@ -190,11 +190,13 @@ def envelope_models() -> dict[str, type[BaseModel]]:
 def cmd_schema(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    models = envelope_models()
+    from lib.notification import Notification
+
+    models: dict[str, type[BaseModel]] = {**envelope_models(), "notification": Notification}  # what is published
     for name, model in models.items():
         (out / f"{name}.schema.json").write_text(json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False)
                                                  + "\n", encoding="utf-8")
-    print(f"wrote {len(models)} JSON Schemas to {out}/")
+    print(f"wrote {len(models)} JSON Schemas to {out}/ (the events, and notification.schema.json)")
     return 0
 
 
@@ -226,13 +228,13 @@ def archived_keys(s3: Any, bucket: str, prefix: str, start: date, end: date, pat
     return sorted(keys)
 
 
-def replay(keys: Iterable[str], *, s3: Any, sns: Any, bucket: str, prefix: str, settings: Any,
+def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: Any,
            dry_run: bool = False, show_progress: bool = True) -> int:
-    """Re-publish archived events with their original ids, receipt times and delivery kinds."""
+    """Re-publish archived events with their original ids, receipt times and delivery kinds, to every
+    configured target (the SNS topic and ROUTES topics, the EventBridge bus)."""
     from lib.archive import ArchivedObject
     from lib.intake import read_event
-    from lib.pipeline import topics_for
-    from lib.publish import cloud_event, message_attributes, publish_event
+    from lib.pipeline import notify
 
     keys = list(keys)
     for index, key in enumerate(keys, 1):
@@ -245,9 +247,10 @@ def replay(keys: Iterable[str], *, s3: Any, sns: Any, bucket: str, prefix: str, 
             print(f"SKIP {key}: its body does not hash to its event_id", file=sys.stderr)
             continue
         if not dry_run:
-            message = cloud_event(event, ArchivedObject(bucket, key, created=False), meta.get("delivery", "push"),
-                                  meta.get("received-at") or datetime.now(UTC).isoformat())
-            publish_event(sns, topics_for(event, settings), message, message_attributes(event))
+            delivery = meta.get("delivery", "push")
+            notify(event, ArchivedObject(bucket, key, created=False),
+                   delivery=delivery if delivery in ("push", "pull", "queue") else "push",
+                   received_at=meta.get("received-at") or datetime.now(UTC).isoformat(), settings=settings)
         if show_progress:
             progress(index, len(keys), match["type"])
     return len(keys)
@@ -267,7 +270,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for key in keys:
             print(f"  would publish {key}")
         return 0
-    replay(keys, s3=s3, sns=aws.client("sns"), bucket=bucket, prefix=settings.archive_prefix, settings=settings,
+    replay(keys, s3=s3, bucket=bucket, prefix=settings.archive_prefix, settings=settings,
            show_progress=not args.quiet)
     print(f"re-published {len(keys)} events")
     return 0

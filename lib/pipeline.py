@@ -7,22 +7,23 @@ acknowledges (2xx, ConfirmEvents, queue delete) only after both succeeded. Any A
 
 from __future__ import annotations
 
+import functools
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lib import aws, dedup
 from lib.archive import archive_key, metadata, put_event
-from lib.errors import StorageUnavailable
+from lib.errors import DeliveryError, StorageUnavailable
 from lib.intake import InboundEvent
+from lib.notification import Delivery
 from lib.observability import count, logger
-from lib.publish import cloud_event, message_attributes, publish_event
+from lib.publish import NotificationTarget, SnsTarget, outgoing
 from lib.settings import Settings
-
-Delivery = Literal["push", "pull", "queue"]
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,33 @@ def utc_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def topics_for(event: InboundEvent, settings: Settings) -> list[str]:
-    """The default topic plus every ``ROUTES`` topic whose pattern matches the event."""
-    arns = [settings.events_topic_arn]
-    arns += [r.topic_arn for r in settings.routes if r.matches(event.product, event.event_type)]
-    return list(dict.fromkeys(arns))
+@functools.cache
+def targets(settings: Settings) -> tuple[NotificationTarget, ...]:
+    """Where notifications go: SNS when a topic (or a ROUTES topic) is configured, then the EventBridge bus
+    when ``EVENT_BUS_NAME`` is (settings require at least one of the two)."""
+    found: list[NotificationTarget] = []
+    if settings.events_topic_arn or settings.routes:
+        found.append(SnsTarget(settings.events_topic_arn, settings.routes, lambda: aws.client("sns")))
+    if settings.event_bus_name:
+        from lib.eventbridge import EventBridgeTarget  # off the cold path unless a bus is configured
+
+        found.append(EventBridgeTarget(settings.event_bus_name, lambda: aws.client("events")))
+    return tuple(found)
+
+
+def notify(event: InboundEvent, archived: Any, *, delivery: Delivery, received_at: str, settings: Settings) -> None:
+    """Send the event's notification to every target, in order. A target's failure is a 503 (the delivery
+    is retried; a target that already had it sees the same CloudEvent id again, which consumers dedupe)."""
+    message = outgoing(event, archived, delivery, received_at)
+    for target in targets(settings):
+        try:
+            target.send(message)
+        except Exception as exc:
+            count("Failures", stage=target.stage)
+            logger.exception("notification failed after archiving", extra={"archive_key": archived.key,
+                                                                              "target": target.stage})
+            raise StorageUnavailable(f"the notification could not be sent ({target.stage}); the delivery was not "
+                                     "acknowledged") from exc
 
 
 def run_effects(event: InboundEvent, *, delivery: Delivery, settings: Settings,
@@ -66,22 +89,17 @@ def run_effects(event: InboundEvent, *, delivery: Delivery, settings: Settings,
         raise StorageUnavailable("the archive is unavailable; the delivery was not acknowledged") from exc
     if not archived.created:
         logger.info("event already archived; publishing again", extra={"archive_key": key})
-    try:
-        message_ids = publish_event(aws.client("sns"), topics_for(event, settings),
-                                    cloud_event(event, archived, delivery, stamp), message_attributes(event))
-    except (ClientError, BotoCoreError) as exc:
-        count("Failures", stage="publish")
-        logger.exception("publish failed after archiving", extra={"archive_key": key})
-        raise StorageUnavailable("the notification could not be published; the delivery was not acknowledged") from exc
-    return {"archive_key": key, "message_ids": message_ids}
+    notify(event, archived, delivery=delivery, received_at=stamp, settings=settings)
+    return {"archive_key": key}
 
 
 def process(event: InboundEvent, *, delivery: Delivery, settings: Settings,
             received_at: datetime | None = None) -> Outcome:
     """Run one event through the pipeline and say what happened."""
     moment = received_at or datetime.now(UTC)
-    logger.set_correlation_id(event.event_id)
-    logger.append_keys(product=event.product, event_type=event.event_type, delivery=delivery)
+    # Thread-safe keys: pull workers and a batch's window process events side by side.
+    logger.thread_safe_append_keys(correlation_id=event.event_id, product=event.product, event_type=event.event_type,
+                                   delivery=delivery)
     record = dedup.run_once(settings.idempotency_table, run_effects, event=event, delivery=delivery,
                             settings=settings, received_at=moment)
     duplicate = bool(record.get("duplicate"))
@@ -120,16 +138,45 @@ def dead_letter(settings: Settings, *, product: str, document: dict[str, Any], e
 
 
 def process_all(events: list[InboundEvent], *, delivery: Delivery, settings: Settings) -> list[Outcome]:
-    """Process a delivery's events in order; a repeated event inside one delivery is done once."""
+    """Process a delivery's events; a repeated event inside one delivery is done once. With an EventBridge
+    bus, a batch runs in windows of up to ten events side by side, so that their entries share PutEvents
+    calls; otherwise one after the other."""
     received_at = datetime.now(UTC)
-    done: dict[str, Outcome] = {}
-    outcomes = []
+    unique = list({e.event_id: e for e in reversed(events)}.values())[::-1]  # first copy of each, in order
+    if settings.event_bus_name and len(unique) > 1:
+        done = _process_in_windows(unique, delivery=delivery, settings=settings, received_at=received_at)
+    else:
+        done = {e.event_id: process(e, delivery=delivery, settings=settings, received_at=received_at) for e in unique}
+    outcomes, seen = [], set()
     for event in events:
-        if event.event_id in done:
-            first = done[event.event_id]
-            outcomes.append(Outcome(first.event_id, first.product, first.event_type, True, first.archive_key))
-            continue
-        outcome = process(event, delivery=delivery, settings=settings, received_at=received_at)
-        done[event.event_id] = outcome
-        outcomes.append(outcome)
+        first = done[event.event_id]
+        repeated = event.event_id in seen
+        seen.add(event.event_id)
+        outcomes.append(Outcome(first.event_id, first.product, first.event_type, True, first.archive_key)
+                        if repeated else first)
     return outcomes
+
+
+def _process_in_windows(events: list[InboundEvent], *, delivery: Delivery, settings: Settings,
+                        received_at: datetime) -> dict[str, Outcome]:
+    from lib.eventbridge import MAX_ENTRIES, Window
+
+    done: dict[str, Outcome] = {}
+    for start in range(0, len(events), MAX_ENTRIES):
+        chunk = events[start:start + MAX_ENTRIES]
+        window = Window(len(chunk), lambda: aws.client("events"))
+
+        def one(event: InboundEvent, window: Window = window) -> Outcome:
+            with window.joined():
+                return process(event, delivery=delivery, settings=settings, received_at=received_at)
+
+        with ThreadPoolExecutor(len(chunk), thread_name_prefix="window") as pool:
+            futures = [pool.submit(one, event) for event in chunk]
+        failures = [f.exception() for f in futures if f.exception() is not None]
+        if failures:  # every event of the window has finished; the delivery is not acknowledged
+            first = failures[0]
+            if isinstance(first, DeliveryError):
+                raise first
+            raise StorageUnavailable("a notification could not be sent; the delivery was not acknowledged") from first
+        done.update({e.event_id: f.result() for e, f in zip(chunk, futures, strict=True)})
+    return done

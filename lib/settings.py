@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lib.routing import TopicRule, parse_topic_rules
 
@@ -55,7 +55,10 @@ class Settings(EnvSettings):
 
     archive_bucket: str = Field(min_length=3)
     archive_prefix: str = ""
-    events_topic_arn: str = Field(pattern=r"^arn:")
+    events_topic_arn: str | None = Field(default=None, pattern=r"^arn:")
+    # A bus name, or its ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME).
+    event_bus_name: str | None = Field(
+        default=None, pattern=r"^(arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/)?[A-Za-z0-9._/-]{1,256}$")
     routes: tuple[TopicRule, ...] = ()
     idempotency_table: str | None = None
     vod_sign_keys: tuple[str, ...] = ()
@@ -71,6 +74,12 @@ class Settings(EnvSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
 
     VERBATIM: ClassVar[frozenset[str]] = frozenset({"archive_prefix"})  # a key prefix is taken as given
+
+    @model_validator(mode="after")
+    def _somewhere_to_notify(self) -> Self:
+        if not self.events_topic_arn and not self.event_bus_name:
+            raise ValueError("EVENTS_TOPIC_ARN or EVENT_BUS_NAME (or both) must be set: notifications need a target")
+        return self
 
     @field_validator("routes", mode="before")
     @classmethod

@@ -238,3 +238,66 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     package(out)
     yield out
     shutil.rmtree(out, ignore_errors=True)
+
+
+@dataclass
+class Bus:
+    """An EventBridge bus in the moto account; every event put on it also lands in the ``all`` queue.
+    ``calls`` records each PutEvents call's entries; ``fail`` decides, per entry, to fail it instead."""
+
+    events: Any
+    sqs: Any
+    name: str
+    queues: dict[str, str] = field(default_factory=dict)
+    calls: list[list[dict[str, Any]]] = field(default_factory=list)
+    fail: Any = None  # (call number, entry) -> error code or None
+
+    def rule(self, name: str, pattern: dict[str, Any]) -> None:
+        """A rule on the bus with ``pattern``, its target a queue named after it."""
+        url = self.sqs.create_queue(QueueName=f"bus-{name}")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.events.put_rule(Name=name, EventBusName=self.name, EventPattern=json.dumps(pattern))
+        self.events.put_targets(Rule=name, EventBusName=self.name, Targets=[{"Id": "queue", "Arn": arn}])
+        self.queues[name] = url
+
+    def received(self, rule: str = "all") -> list[dict[str, Any]]:
+        """The EventBridge events the rule's queue got (drained)."""
+        out = []
+        while batch := self.sqs.receive_message(QueueUrl=self.queues[rule], MaxNumberOfMessages=10).get("Messages"):
+            out += [json.loads(m["Body"]) for m in batch]
+            for m in batch:
+                self.sqs.delete_message(QueueUrl=self.queues[rule], ReceiptHandle=m["ReceiptHandle"])
+        return out
+
+    def put_events(self, **kwargs: Any) -> dict[str, Any]:
+        """What mediahook's events client does: recorded, possibly failed per entry, else moto's."""
+        entries = kwargs["Entries"]
+        self.calls.append(entries)
+        verdicts = [self.fail(len(self.calls), e) if self.fail else None for e in entries]
+        passed = [e for e, v in zip(entries, verdicts, strict=True) if v is None]
+        if passed:
+            self.events.put_events(Entries=passed)
+        results = [{"EventId": "x"} if v is None else {"ErrorCode": v, "ErrorMessage": "injected"} for v in verdicts]
+        return {"FailedEntryCount": sum(v is not None for v in verdicts), "Entries": results}
+
+
+@pytest.fixture
+def event_bus(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bus]:
+    """EVENT_BUS_NAME set to a fresh bus; mediahook's events client goes through ``Bus.put_events``."""
+    from unittest import mock
+
+    from lib import aws as aws_clients
+    from lib.settings import get_settings
+
+    events = boto3.client("events", region_name=REGION)
+    events.create_event_bus(Name="mediahook-test-bus")
+    bus = Bus(events, aws.sqs, "mediahook-test-bus")
+    bus.rule("all", {"source": [{"prefix": "tencentcloud/"}]})
+    monkeypatch.setenv("EVENT_BUS_NAME", bus.name)
+    get_settings.cache_clear()
+    make_client = aws_clients.client
+    spy = mock.Mock(wraps=events)
+    spy.put_events.side_effect = bus.put_events
+    with mock.patch.object(aws_clients, "client", side_effect=lambda n: spy if n == "events" else make_client(n)):
+        yield bus
+    get_settings.cache_clear()

@@ -167,6 +167,8 @@ def test_cli_validate_and_schema(tmp_path: pytest.TempPathFactory) -> None:
     assert schema.returncode == 0
     from lib.routing import TABLE
 
-    assert len(list(out.glob("*.schema.json"))) == len(TABLE)
+    assert len(list(out.glob("*.schema.json"))) == len(TABLE) + 1  # every event, and the notification
+    notification = json.loads((out / "notification.schema.json").read_text())
+    assert notification["title"] == "Notification" and "data" in notification["required"]
     compose = json.loads((out / "vod.ComposeMediaComplete.schema.json").read_text())
     assert compose["properties"]["EventType"]["const"] == "ComposeMediaComplete"

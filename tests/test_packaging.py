@@ -15,6 +15,13 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow
 
 
+def _role_statements(template: dict[str, Any], role: dict[str, Any]) -> list[dict[str, Any]]:
+    """A role's statements as CloudFormation makes them (conditional ones resolved for this template)."""
+    statements = [s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    resolved: list[dict[str, Any]] = _evaluate(statements, template.get("Conditions", {}))
+    return resolved
+
+
 def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> None:
     template = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
     resources = template["Resources"]
@@ -41,8 +48,7 @@ def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> 
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     routes = {r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"}
     assert {"POST /callback", "POST /callback/{product}"} <= routes
-    statements = [s for r in resources.values() if r["Type"] == "AWS::IAM::Role"
-                  for p in r["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    statements = [s for r in resources.values() if r["Type"] == "AWS::IAM::Role" for s in _role_statements(template, r)]
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert not any(a == "*" or a.endswith(":*") for a in actions), statement
@@ -50,8 +56,10 @@ def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> 
 
 def test_cfn_lint_finds_nothing_in_the_template(packaged: Path) -> None:
     # W3005 (a DependsOn already implied by a Ref) is in the HTTP API routes the framework generates, not ours.
+    # W8003 (a condition that is always true or false): the eventBus conditions compare a stage parameter,
+    # which is a literal once packaged; one template serving every stage is what they are for.
     cfn_lint = ROOT / ".venv" / "bin" / "cfn-lint"
-    result = subprocess.run([str(cfn_lint), "--ignore-checks", "W3005", "--",
+    result = subprocess.run([str(cfn_lint), "--ignore-checks", "W3005", "W8003", "--",
                              str(packaged / "cloudformation-template-update-stack.json")],
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -60,7 +68,7 @@ def test_cfn_lint_finds_nothing_in_the_template(packaged: Path) -> None:
 def test_no_wildcard_actions_or_resources_on_data(packaged: Path) -> None:
     template = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
     roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
-    statements = [s for r in roles for p in r["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    statements = [s for r in roles for s in _role_statements(template, r)]
     data_prefixes = ("s3:", "sns:", "dynamodb:", "sqs:", "ssm:")
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -70,13 +78,14 @@ def test_no_wildcard_actions_or_resources_on_data(packaged: Path) -> None:
 
 
 def test_each_function_has_its_own_least_privilege_role(packaged: Path) -> None:
-    resources = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())["Resources"]
+    template = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
+    resources = template["Resources"]
     roles = {r["Properties"]["Handler"]: r["Properties"]["Role"]["Fn::GetAtt"][0] for r in resources.values()
              if r["Type"] == "AWS::Lambda::Function"}
     assert len(set(roles.values())) == 4
 
     def actions(role: str) -> set[str]:
-        statements = [s for p in resources[role]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+        statements = _role_statements(template, resources[role])
         return {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
 
     assert not any(a.startswith("sqs:") for name in ("handler.callback", "handler.pull", "handler.cmq")
@@ -145,3 +154,77 @@ def test_the_dashboard_shows_only_metrics_the_code_emits(packaged: Path) -> None
     for reference in references - {"AWS::Region"}:
         assert reference.split(".")[0] in template["Resources"], reference
     assert references >= {"CallbackLambdaFunction", "MpsDeadLetterQueue.QueueName"}
+
+
+def _evaluate(value: Any, conditions: dict[str, Any]) -> Any:
+    """What CloudFormation makes of the condition functions in ``value`` (the others are left as they are)."""
+    def condition(name: str) -> bool:
+        return bool(_evaluate(conditions[name], conditions))
+
+    if isinstance(value, list):
+        return [v for v in (_evaluate(v, conditions) for v in value) if v != {"Ref": "AWS::NoValue"}]
+    if not isinstance(value, dict):
+        return value
+    if "Fn::If" in value:
+        name, when_true, when_false = value["Fn::If"]
+        return _evaluate(when_true if condition(name) else when_false, conditions)
+    if "Fn::Equals" in value:
+        left, right = (_evaluate(v, conditions) for v in value["Fn::Equals"])
+        return left == right
+    if "Fn::Not" in value:
+        return not _evaluate(value["Fn::Not"][0], conditions)
+    if "Condition" in value and len(value) == 1:
+        return condition(value["Condition"])
+    if "Fn::Select" in value:
+        index, items = value["Fn::Select"]
+        return _evaluate(items, conditions)[index]
+    if "Fn::Split" in value:
+        separator, text = value["Fn::Split"]
+        return _evaluate(text, conditions).split(separator)
+    if "Fn::Join" in value and all(isinstance(v, str) for v in value["Fn::Join"][1]):
+        return value["Fn::Join"][0].join(value["Fn::Join"][1])
+    return {k: _evaluate(v, conditions) for k, v in value.items()}
+
+
+BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/shared"
+
+
+@pytest.fixture(scope="module")
+def bus_templates(packaged: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from tests.packaging import package
+
+    built = {"": packaged}
+    for setting in ("create", "shared", BUS_ARN):
+        out = tmp_path_factory.mktemp("bus")
+        package(out, f"eventBus={setting}")
+        built[setting] = out
+    return built
+
+
+@pytest.mark.parametrize(("setting", "env_value", "put_events_on"), [
+    ("", "", None),
+    ("create", {"Ref": "EventBus"}, {"Fn::GetAtt": ["EventBus", "Arn"]}),
+    ("shared", "shared", {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/shared"}),
+    (BUS_ARN, BUS_ARN, BUS_ARN),
+], ids=["off", "create", "name", "arn"])
+def test_the_event_bus_parameter(bus_templates: dict[str, Path], setting: str, env_value: Any,
+                                 put_events_on: Any) -> None:
+    path = bus_templates[setting] / "cloudformation-template-update-stack.json"
+    template = json.loads(path.read_text())
+    conditions, resources = template["Conditions"], template["Resources"]
+    lint = subprocess.run([str(ROOT / ".venv" / "bin" / "cfn-lint"), "--ignore-checks", "W3005", "W8003", "--",
+                           str(path)], capture_output=True, text=True, timeout=300, check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    created = {name for name, r in resources.items() if "Condition" not in r or _evaluate(
+        {"Condition": r["Condition"]}, conditions)}
+    assert ({"EventBus", "EventBusArchive"} <= created) is (setting == "create")
+    if setting == "create":
+        archive = resources["EventBusArchive"]["Properties"]
+        assert int(archive["RetentionDays"]) == 30 and archive["SourceArn"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    assert {json.dumps(_evaluate(f["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"], conditions))
+            for f in functions} == {json.dumps(env_value)}
+    for role in (r for r in resources.values() if r["Type"] == "AWS::IAM::Role"):
+        statements = _evaluate(role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"], conditions)
+        granted = [s["Resource"] for s in statements if s["Action"] == "events:PutEvents"]
+        assert granted == ([] if put_events_on is None else [put_events_on])  # that bus only, or nothing

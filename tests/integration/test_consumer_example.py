@@ -1,0 +1,61 @@
+"""The README's consumer (examples/consumer.py) against moto: a filtered subscription, parse, dedupe."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+import handler
+from tests.conftest import REGION, Aws, LambdaContext, load_event
+
+
+def _failed(task: str, code: int = 40000) -> str:
+    event = json.loads(load_event("vod/ProcedureStateChanged.json")["body"])
+    event["ProcedureStateChangeEvent"].update(TaskId=task, ErrCode=code, Message="failed" if code else "SUCCESS",
+                                              MediaProcessResultSet=[])
+    return json.dumps(event)
+
+
+def _post(body: str, product: str, context: LambdaContext) -> None:
+    event = load_event(f"{product}/ProcedureStateChanged.json" if product == "vod" else "mps/WorkflowTask.json")
+    response = handler.callback({**event, "body": body}, context)
+    assert response["statusCode"] == 200, response["body"]
+
+
+def _sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    return {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                         "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
+                         "awsRegion": REGION} for m in messages]}
+
+
+def test_the_consumer_gets_only_failed_vod_events_and_handles_each_once(
+        aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(TableName="consumer-dedup", BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    monkeypatch.setenv("CONSUMER_TABLE", "consumer-dedup")
+    consumer = importlib.reload(importlib.import_module("examples.consumer"))
+    queue = aws.sqs.create_queue(QueueName="failed-vod")["QueueUrl"]
+    queue_arn = aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.sns.subscribe(TopicArn=aws.topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={
+        "RawMessageDelivery": "true", "FilterPolicy": json.dumps(consumer.FILTER_POLICY)})
+
+    _post(_failed("1256768367-Procedure-broken"), "vod", context)
+    _post(_failed("1256768367-Procedure-broken"), "vod", context)  # Tencent retried: published again, same id
+    _post(_failed("1256768367-Procedure-fine", code=0), "vod", context)  # succeeded: filtered out
+    _post(load_event("mps/WorkflowTask.json")["body"], "mps", context)  # failed, but MPS: filtered out
+
+    messages = aws.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    assert len(messages) == 2 and len({json.loads(m["Body"])["id"] for m in messages}) == 1
+    capsys.readouterr()
+    result = consumer.handler(_sqs_event(messages, queue_arn), context)
+    assert result == {"batchItemFailures": []}
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "VOD task failed" in line]
+    assert [(line["task_id"], line["error_code"]) for line in logged] == [("1256768367-Procedure-broken", 40000)]
