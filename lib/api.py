@@ -76,6 +76,10 @@ def receive(raw: bytes, *, pinned: str | None = None, query: Mapping[str, str] |
         raw_events = split_delivery(raw, pinned=pinned, max_bytes=settings.max_body_bytes)
         authenticate(raw_events, pinned=pinned, query=query, headers=headers, settings=settings)
         events = read_events(raw_events, pinned=pinned)
+        if settings.verify_events:  # the Tencent SDK is loaded only when verification is configured
+            from lib import verify
+
+            events = verify.check(events, query=query, settings=settings)
         outcomes = process_all(events, delivery="push", settings=settings)
     except DeliveryError as err:
         _record_rejection(err)

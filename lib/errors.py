@@ -69,3 +69,21 @@ class InProgress(DeliveryError):
     """Another copy of the same event is being processed right now; retry later."""
 
     status, code = 503, "in_progress"
+
+
+class NotConfirmed(DeliveryError):
+    """Tencent's API contradicts the event (VERIFY_EVENTS). The answer says no more than that; ``reason``
+    (what Tencent said) goes to the log and to the copy kept under ``_rejected/``."""
+
+    status, code = 401, "not_confirmed"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the event is not confirmed by Tencent's API")
+        self.reason = "not_confirmed"
+        self.detail = reason
+
+
+class VerificationUnavailable(DeliveryError):
+    """Tencent's API could not be asked (unreachable, throttled, credentials refused): retry later."""
+
+    status, code = 503, "verification_unavailable"

@@ -51,6 +51,7 @@ class InboundEvent:
     legacy: bool  # True: the pre-2019 VOD v2.0 format
     summary: Summary
     handle: str | None = None  # EventHandle of a pulled event
+    verified: bool = False  # confirmed with Tencent's API (lib/verify.py, VERIFY_EVENTS)
 
     @property
     def source(self) -> str:

@@ -59,6 +59,8 @@ class NotificationData(BaseModel):
     known_type: bool = Field(default=True, description="false: an EventType mediahook has no route for")
     legacy: bool = Field(default=False, description="true: the pre-2019 VOD v2.0 callback format")
     synthetic: bool = Field(default=False, description="true: a smoke check's event (mediahook smoke)")
+    verified: bool = Field(default=False, description=(
+        "true: confirmed with Tencent's API before publishing (VERIFY_EVENTS); false: no check ran"))
 
 
 class Notification(BaseModel):

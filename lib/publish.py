@@ -54,7 +54,7 @@ def cloud_event(event: InboundEvent, archived: ArchivedObject, delivery: Deliver
             "error_code": s.error_code, "error_message": s.error_message, "urls": s.urls,
             "archive": {"bucket": archived.bucket, "key": archived.key}, "delivery": delivery,
             "received_at": received_at, "known_type": event.known, "legacy": event.legacy,
-            "synthetic": event.synthetic,
+            "synthetic": event.synthetic, "verified": event.verified,
         },
     })
 
@@ -70,6 +70,7 @@ def message_attributes(event: InboundEvent) -> dict[str, dict[str, str]]:
         attrs["format"] = "legacy-v2"
     if event.synthetic:
         attrs["synthetic"] = "true"
+    attrs["verified"] = "true" if event.verified else "false"
     return {name: {"DataType": "String", "StringValue": value} for name, value in attrs.items()}
 
 

@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -67,18 +66,11 @@ class PullSettings(TencentCredentialSettings):
 
 
 def make_client(pull: PullSettings, cache_seconds: int = 300) -> Any:
-    """The Tencent SDK's CommonClient for VOD, signing with TC3; endpoint and credentials from settings."""
-    from tencentcloud.common import credential
-    from tencentcloud.common.common_client import CommonClient
-    from tencentcloud.common.profile.client_profile import ClientProfile
-    from tencentcloud.common.profile.http_profile import HttpProfile
+    """The Tencent SDK's CommonClient for VOD (lib/tencent.py); endpoint and credentials from settings."""
+    from lib.tencent import make_client as tencent_client
 
-    secret_id, secret_key, token = pull.tencent_credentials(cache_seconds)
-    endpoint = urlsplit(pull.vod_api_endpoint)
-    http = HttpProfile(endpoint=endpoint.netloc, protocol=endpoint.scheme,
-                       reqTimeout=pull.pull_request_timeout_seconds)
-    return CommonClient("vod", "2018-07-17", credential.Credential(secret_id, secret_key, token), "",
-                        profile=ClientProfile(httpProfile=http))
+    return tencent_client("vod", pull.vod_api_endpoint, pull.tencent_credentials(cache_seconds),
+                          pull.pull_request_timeout_seconds)
 
 
 @dataclass

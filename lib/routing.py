@@ -138,6 +138,57 @@ ROUTES_BY_KEY: dict[tuple[str, str], Route] = {(r.product, r.event_type): r for 
 EVENT_TYPE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,127}")
 
 
+# How Tencent's own API confirms an event (lib/verify.py, VERIFY_EVENTS): "task:<Field>", DescribeTaskDetail
+# by TaskId answers with the task in that field (the same struct as the event's payload, so the field is the
+# event's kind); "media": DescribeMediaInfos finds the FileId; "deleted": it no longer finds the FileIds.
+# A type absent here cannot be confirmed. tests/unit/test_schema_drift.py derives the task fields from the SDK.
+CONFIRM: dict[tuple[str, str], str] = {
+    ("vod", "ProcedureStateChanged"): "task:ProcedureTask",
+    ("vod", "PullComplete"): "task:PullUploadTask",
+    ("vod", "EditMediaComplete"): "task:EditMediaTask",
+    ("vod", "SplitMediaComplete"): "task:SplitMediaTask",
+    ("vod", "ComposeMediaComplete"): "task:ComposeMediaTask",
+    ("vod", "ClipComplete"): "task:ClipTask",
+    ("vod", "TranscodeComplete"): "task:TranscodeTask",
+    ("vod", "CreateImageSpriteComplete"): "task:CreateImageSpriteTask",
+    ("vod", "ConcatComplete"): "task:ConcatTask",
+    ("vod", "CreateSnapshotByTimeOffsetComplete"): "task:SnapshotByTimeOffsetTask",
+    ("vod", "WechatPublishComplete"): "task:WechatPublishTask",
+    ("vod", "WechatMiniProgramPublishComplete"): "task:WechatMiniProgramPublishTask",
+    ("vod", "RemoveWatermark"): "task:RemoveWatermarkTask",
+    ("vod", "RebuildMediaComplete"): "task:RebuildMediaTask",
+    ("vod", "ExtractTraceWatermarkComplete"): "task:ExtractTraceWatermarkTask",
+    ("vod", "ExtractCopyRightWatermarkComplete"): "task:ExtractCopyRightWatermarkTask",
+    ("vod", "ReviewAudioVideoComplete"): "task:ReviewAudioVideoTask",
+    ("vod", "ReduceMediaBitrateComplete"): "task:ReduceMediaBitrateTask",
+    ("vod", "DescribeFileAttributesComplete"): "task:DescribeFileAttributesTask",
+    ("vod", "QualityInspectComplete"): "task:QualityInspectTask",
+    ("vod", "QualityEnhanceComplete"): "task:QualityEnhanceTask",
+    ("vod", "ComplexAdaptiveDynamicStreamingComplete"): "task:ComplexAdaptiveDynamicStreamingTask",
+    ("vod", "ProcessMediaByMPSComplete"): "task:ProcessMediaByMPSTask",
+    ("vod", "AigcImageTaskComplete"): "task:AigcImageTask",
+    ("vod", "AigcVideoTaskComplete"): "task:AigcVideoTask",
+    ("vod", "ExtractBlindWatermarkComplete"): "task:ExtractBlindWatermarkTask",
+    ("vod", "SceneAigcImageCompleteEvent"): "task:SceneAigcImageTask",
+    ("vod", "CreateAigcAdvancedCustomElementCompleteEvent"): "task:CreateAigcAdvancedCustomElementTask",
+    ("vod", "CreateAigcCustomVoiceCompleteEvent"): "task:CreateAigcCustomVoiceTask",
+    ("vod", "DescribeAigcFaceInfoAsyncComplete"): "task:DescribeAigcFaceInfoAsyncTask",
+    ("vod", "AigcHunyuan3DTaskComplete"): "task:AigcHunyuan3DTask",
+    ("mps", "WorkflowTask"): "task:WorkflowTask",
+    ("mps", "EditMediaTask"): "task:EditMediaTask",
+    ("mps", "ScheduleTask"): "task:ScheduleTask",
+    ("mps", "ExtractBlindWatermark"): "task:ExtractBlindWatermarkTask",
+    ("vod", "NewFileUpload"): "media",
+    ("vod", "RestoreMediaComplete"): "media",
+    ("vod", "PersistenceComplete"): "media",
+    ("vod", "FileDeleted"): "deleted",
+}
+
+
+def confirmable(product: str, event_type: str) -> bool:
+    return (product, event_type) in CONFIRM
+
+
 def candidate_products(event_type: str) -> tuple[Product, ...]:
     """The products an EventType can belong to, most likely first.
 
@@ -347,3 +398,26 @@ def parse_topic_rules(text: str) -> tuple[TopicRule, ...]:
             raise ValueError(f"pattern {pattern!r} must start with vod., cme., mps. or *")
         rules.append(TopicRule(pattern, arn))
     return tuple(rules)
+
+
+def parse_verify_patterns(text: str) -> tuple[str, ...]:
+    """Parse ``VERIFY_EVENTS``: ``product.EventType`` globs separated by ``;``, ``,`` or newlines, like
+    ``ROUTES``' patterns (``vod.*; mps.WorkflowTask``). Each must match a type Tencent's API can confirm;
+    naming an unconfirmable type exactly is an error, never a silent pass (a glob confirms what it can)."""
+    patterns = tuple(p.strip() for p in re.split(r"[;,\n]", text) if p.strip())
+    for pattern in patterns:
+        if pattern.split(".", 1)[0] not in (*PRODUCTS, "*"):
+            raise ValueError(f"pattern {pattern!r} must start with vod., cme., mps. or *")
+        matched = [f"{r.product}.{r.event_type}" for r in TABLE
+                   if fnmatch.fnmatchcase(f"{r.product}.{r.event_type}", pattern)]
+        if not any(confirmable(*name.split(".", 1)) for name in matched):
+            names = ", ".join(matched) or "no known EventType"
+            raise ValueError(f"pattern {pattern!r} matches {names}, which Tencent's API cannot confirm "
+                             "(README: Verifying events with Tencent lists the types that can)")
+    return patterns
+
+
+def verify_matches(patterns: tuple[str, ...], product: str, event_type: str) -> bool:
+    """Whether an event of this type is to be confirmed: a pattern matches it and it can be."""
+    name = f"{product}.{event_type}"
+    return confirmable(product, event_type) and any(fnmatch.fnmatchcase(name, p) for p in patterns)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lib.routing import TopicRule, parse_topic_rules
+from lib.routing import TopicRule, parse_topic_rules, parse_verify_patterns
 
 
 class ConfigError(RuntimeError):
@@ -60,6 +60,7 @@ class Settings(EnvSettings):
     event_bus_name: str | None = Field(
         default=None, pattern=r"^(arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/)?[A-Za-z0-9._/-]{1,256}$")
     routes: tuple[TopicRule, ...] = ()
+    verify_events: tuple[str, ...] = ()  # product.EventType globs to confirm with Tencent (lib/verify.py)
     idempotency_table: str | None = None
     vod_sign_keys: tuple[str, ...] = ()
     mps_notify_keys: tuple[str, ...] = ()
@@ -80,6 +81,11 @@ class Settings(EnvSettings):
         if not self.events_topic_arn and not self.event_bus_name:
             raise ValueError("EVENTS_TOPIC_ARN or EVENT_BUS_NAME (or both) must be set: notifications need a target")
         return self
+
+    @field_validator("verify_events", mode="before")
+    @classmethod
+    def _verify_patterns(cls, value: Any) -> Any:
+        return parse_verify_patterns(value) if isinstance(value, str) else value
 
     @field_validator("routes", mode="before")
     @classmethod

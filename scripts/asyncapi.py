@@ -29,10 +29,12 @@ ATTRIBUTES = {
         "succeeded": {"type": "string", "enum": ["true", "false"],
                       "description": "present only where the event reports an outcome (data.succeeded)"},
         "format": {"type": "string", "enum": ["legacy-v2"], "description": "the pre-2019 VOD v2.0 format"},
+        "verified": {"type": "string", "enum": ["true", "false"],
+                     "description": "true: confirmed with Tencent's API before publishing (VERIFY_EVENTS)"},
         "synthetic": {"type": "string", "enum": ["true"],
                       "description": "a smoke check's event; filter with {\"synthetic\": [{\"exists\": false}]}"},
     },
-    "required": ["product", "event_type"],
+    "required": ["product", "event_type", "verified"],
 }
 
 

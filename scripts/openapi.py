@@ -26,7 +26,7 @@ ERROR = {
                       "code": {"type": "string", "enum": ["invalid_json", "invalid_event", "unknown_product",
                                                          "product_mismatch", "unauthenticated", "payload_too_large",
                                                          "method_not_allowed", "not_found", "storage_unavailable",
-                                                         "in_progress"]},
+                                                         "in_progress", "not_confirmed", "verification_unavailable"]},
                       "message": {"type": "string"},
                       "details": {"type": "array", "items": {
                           "type": "object", "required": ["pointer", "message"],
@@ -98,6 +98,9 @@ def build() -> dict[str, Any]:
                     "CloudEvent out. See README: the public contract."))
     token = {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
              "description": "Shared secret for deliveries without a signature (CALLBACK_TOKENS)."}
+    sub_app = {"name": "subAppId", "in": "query", "required": False,
+               "schema": {"type": "string", "pattern": "^[0-9]+$"},
+               "description": "The VOD sub-application the events come from, for their confirmation (VERIFY_EVENTS)."}
     for path in spec["paths"]:
         # Only POST is part of the API; other methods answer 405 (checked as "unsupported methods").
         spec["paths"][path] = {"post": spec["paths"][path]["post"]}
@@ -111,15 +114,17 @@ def build() -> dict[str, Any]:
                     if parameter["name"] == "product":
                         parameter["schema"] = {"type": "string", "enum": ["vod", "cme", "mps"]}
                         parameter["description"] = "Pins the product; a body of another product is a 400."
-                operation["parameters"] = [*operation.get("parameters", []), token]
+                operation["parameters"] = [*operation.get("parameters", []), token, sub_app]
                 operation["requestBody"] = {"required": True, "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Event"}}}}
                 operation["responses"] = {
                     "200": _json("Success", "Every event archived and published (or already seen)"),
                     "400": _json("Error", "Not JSON, not an event, unknown product, product mismatch, invalid payload"),
-                    "401": _json("Error", "Missing or wrong signature or token, or expired"),
+                    "401": _json("Error", "Missing or wrong signature or token, or expired; or not confirmed by "
+                                          "Tencent's API (VERIFY_EVENTS)"),
                     "413": _json("Error", "Body larger than MAX_BODY_BYTES"),
-                    "503": _json("Error", "Archive, publish or dedup store unavailable, or in progress: retry"),
+                    "503": _json("Error", "Archive, publish or dedup store unavailable, in progress, or Tencent's "
+                                          "API could not confirm the event now: retry"),
                 }
     spec["components"] = {"schemas": {"Event": EVENT, "Success": SUCCESS, "Error": ERROR}}
     return spec

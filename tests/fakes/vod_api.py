@@ -1,4 +1,7 @@
-"""A local fake of Tencent's VOD API for PullEvents/ConfirmEvents, speaking the real wire protocol.
+"""Local fakes of Tencent's VOD and MPS APIs, speaking the real wire protocol.
+
+VOD: PullEvents/ConfirmEvents (pull mode), DescribeTaskDetail and DescribeMediaInfos (verification);
+MPS (``FakeMpsApi``): DescribeTaskDetail. Seed them with ``add_task`` and ``add_media``.
 
 It listens on 127.0.0.1, verifies the TC3-HMAC-SHA256 ``Authorization`` header of every request
 (recomputed here from the documented algorithm, not with the SDK), and behaves as the API docs say:
@@ -39,11 +42,15 @@ class Call:
 
 
 class FakeVodApi(LocalHttpFake):
-    """State of the fake: pending events, in-flight handles, the call log."""
+    """State of the fake: pending events, in-flight handles, tasks and media, the call log."""
+
+    service, version = SERVICE, VERSION
 
     def __init__(self, secret_id: str = "AKIDfake", secret_key: str = "fake-secret-key",
                  confirm_window: float = CONFIRM_WINDOW, latency: float = 0.0, long_poll: float = 0.0) -> None:
         self.secret_id, self.secret_key = secret_id, secret_key
+        self.tasks: dict[tuple[int | None, str], dict[str, Any]] = {}  # (SubAppId, TaskId) -> the answer
+        self.media: dict[int | None, set[str]] = {}  # SubAppId -> the FileIds that exist
         self.confirm_window, self.latency, self.long_poll = confirm_window, latency, long_poll
         self.pending: list[dict[str, Any]] = []
         self.in_flight: dict[str, tuple[dict[str, Any], float]] = {}
@@ -67,6 +74,20 @@ class FakeVodApi(LocalHttpFake):
         with self._lock:
             self.pending.extend(events)
 
+    def add_task(self, answer: dict[str, Any], sub_app_id: int | None = None) -> None:
+        """What DescribeTaskDetail answers for the task (``answer``: TaskType, Status, the task's field)."""
+        task = next(v for v in answer.values() if isinstance(v, dict) and "TaskId" in v)
+        with self._lock:
+            self.tasks[(sub_app_id, task["TaskId"])] = answer
+
+    def add_media(self, *file_ids: str, sub_app_id: int | None = None) -> None:
+        with self._lock:
+            self.media.setdefault(sub_app_id, set()).update(file_ids)
+
+    def delete_media(self, *file_ids: str, sub_app_id: int | None = None) -> None:
+        with self._lock:
+            self.media.setdefault(sub_app_id, set()).difference_update(file_ids)
+
     def remaining(self) -> int:
         with self._lock:
             return len(self.pending) + len(self.in_flight)
@@ -89,7 +110,7 @@ class FakeVodApi(LocalHttpFake):
         if problem is not None:
             return self._error(action, {}, "AuthFailure.SignatureFailure", problem, request_id)
         params = json.loads(body or b"{}")
-        if lowered.get("x-tc-version") != VERSION:
+        if lowered.get("x-tc-version") != self.version:
             return self._error(action, params, "InvalidParameter.Version", "unsupported version", request_id)
         forced = self.fail_next.pop(action, None)
         if forced == "DROP":
@@ -98,10 +119,14 @@ class FakeVodApi(LocalHttpFake):
             return DROP, {}
         if forced:
             return self._error(action, params, forced, "injected failure", request_id)
-        if action == "PullEvents":
+        if action == "PullEvents" and self.service == "vod":
             return self._pull(params, request_id)
-        if action == "ConfirmEvents":
+        if action == "ConfirmEvents" and self.service == "vod":
             return self._confirm(params, request_id)
+        if action == "DescribeTaskDetail":
+            return self._task(params, request_id)
+        if action == "DescribeMediaInfos" and self.service == "vod":
+            return self._media(params, request_id)
         return self._error(action, params, "InvalidAction", f"unknown action {action}", request_id)
 
     def check_signature(self, headers: dict[str, str], body: bytes) -> str | None:
@@ -111,7 +136,7 @@ class FakeVodApi(LocalHttpFake):
             return "missing or non-TC3 Authorization header"
         fields = dict(part.strip().split("=", 1) for part in auth[len("TC3-HMAC-SHA256 "):].split(","))
         credential = fields.get("Credential", "").split("/")
-        if len(credential) != 4 or credential[0] != self.secret_id or credential[2:] != [SERVICE, "tc3_request"]:
+        if len(credential) != 4 or credential[0] != self.secret_id or credential[2:] != [self.service, "tc3_request"]:
             return "bad credential scope"
         timestamp = int(headers.get("x-tc-timestamp", "0"))
         if abs(self.now() - timestamp) > 300:
@@ -124,14 +149,14 @@ class FakeVodApi(LocalHttpFake):
                                     for name in signed_headers.split(";"))
         canonical_request = "\n".join(["POST", "/", "", canonical_headers, signed_headers,
                                        hashlib.sha256(body).hexdigest()])
-        scope = f"{date}/{SERVICE}/tc3_request"
+        scope = f"{date}/{self.service}/tc3_request"
         string_to_sign = "\n".join(["TC3-HMAC-SHA256", str(timestamp), scope,
                                     hashlib.sha256(canonical_request.encode()).hexdigest()])
 
         def sign(key: bytes, msg: str) -> bytes:
             return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
-        k_signing = sign(sign(sign(("TC3" + self.secret_key).encode(), date), SERVICE), "tc3_request")
+        k_signing = sign(sign(sign(("TC3" + self.secret_key).encode(), date), self.service), "tc3_request")
         expected = hmac.new(k_signing, string_to_sign.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, fields.get("Signature", "")):
             return "signature mismatch"
@@ -186,3 +211,28 @@ class FakeVodApi(LocalHttpFake):
         with self._lock:
             self.confirmed.extend(events)
         return 200, {"Response": {"RequestId": request_id}}
+
+    def _task(self, params: dict[str, Any], request_id: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            answer = self.tasks.get((params.get("SubAppId"), str(params.get("TaskId"))))
+            self.calls.append(Call(self.now(), "DescribeTaskDetail", params, error=None if answer else "not found"))
+        if answer is None:
+            return 200, {"Response": {"Error": {"Code": "InvalidParameterValue.TaskId", "Message": "task not exist"},
+                                      "RequestId": request_id}}
+        return 200, {"Response": {**answer, "RequestId": request_id}}
+
+    def _media(self, params: dict[str, Any], request_id: str) -> tuple[int, dict[str, Any]]:
+        file_ids = [str(f) for f in params.get("FileIds") or []]
+        with self._lock:
+            existing = self.media.get(params.get("SubAppId"), set())
+            self.calls.append(Call(self.now(), "DescribeMediaInfos", params))
+        found = [f for f in file_ids if f in existing]
+        return 200, {"Response": {
+            "MediaInfoSet": [{"FileId": f, "BasicInfo": {"Name": f"media {f}", "Status": "Normal"}} for f in found],
+            "NotExistFileIdSet": [f for f in file_ids if f not in existing], "RequestId": request_id}}
+
+
+class FakeMpsApi(FakeVodApi):
+    """The MPS API: DescribeTaskDetail (and the same TC3 verification, for service mps)."""
+
+    service, version = "mps", "2019-06-12"
