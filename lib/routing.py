@@ -182,6 +182,22 @@ CONFIRM: dict[tuple[str, str], str] = {
     ("vod", "RestoreMediaComplete"): "media",
     ("vod", "PersistenceComplete"): "media",
     ("vod", "FileDeleted"): "deleted",
+    # CME (every call takes the platform, CME_PLATFORM): DescribeTaskDetail; DescribeMaterials finds the
+    # MaterialIds ("materials") or no longer does; DescribeProjects finds the ProjectId; DescribeClass lists
+    # the owner's class paths.
+    ("cme", "Task.VideoExportCompleted"): "cme:task",
+    ("cme", "Storage.NewFileCreated"): "cme:materials",
+    ("cme", "Material.Imported"): "cme:materials",
+    ("cme", "Material.Added"): "cme:materials",
+    ("cme", "Material.Moved"): "cme:materials",
+    ("cme", "Material.Modified"): "cme:materials",
+    ("cme", "Material.Deleted"): "cme:materials-deleted",
+    ("cme", "Project.StreamConnect.StatusChanged"): "cme:project",
+    ("cme", "Project.Switcher.StatusChanged"): "cme:project",
+    ("cme", "Project.MediaCast.StatusChanged"): "cme:project",
+    ("cme", "Class.Created"): "cme:class",
+    ("cme", "Class.Moved"): "cme:class",
+    ("cme", "Class.Deleted"): "cme:class-deleted",
 }
 
 

@@ -61,6 +61,7 @@ class Settings(EnvSettings):
         default=None, pattern=r"^(arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/)?[A-Za-z0-9._/-]{1,256}$")
     routes: tuple[TopicRule, ...] = ()
     verify_events: tuple[str, ...] = ()  # product.EventType globs to confirm with Tencent (lib/verify.py)
+    cme_platform: str | None = None  # CME's platform name: every CME API call takes it (verification)
     idempotency_table: str | None = None
     vod_sign_keys: tuple[str, ...] = ()
     mps_notify_keys: tuple[str, ...] = ()
@@ -75,6 +76,13 @@ class Settings(EnvSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
 
     VERBATIM: ClassVar[frozenset[str]] = frozenset({"archive_prefix"})  # a key prefix is taken as given
+
+    @model_validator(mode="after")
+    def _cme_verification_has_a_platform(self) -> Self:
+        if not self.cme_platform and any(p.startswith(("cme.", "*")) for p in self.verify_events):
+            raise ValueError("VERIFY_EVENTS names CME events: set CME_PLATFORM (the CME platform every CME API "
+                             "call is made for)")
+        return self
 
     @model_validator(mode="after")
     def _somewhere_to_notify(self) -> Self:

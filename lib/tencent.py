@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 # The API version of each product, as its SDK package and the API documentation name it.
-API_VERSIONS = {"vod": "2018-07-17", "mps": "2019-06-12"}
+API_VERSIONS = {"vod": "2018-07-17", "mps": "2019-06-12", "cme": "2019-10-29"}
 
 
 def make_client(service: str, endpoint: str, credentials: tuple[str, str, str | None], timeout: int) -> Any:

@@ -9,7 +9,9 @@ as genuine, published or acknowledged (routing.CONFIRM says how, per type):
   in the field for the event's struct); the event's status is one the task has had (an event that says
   PROCESSING for a task now FINISH confirms; one that says FINISH for a task still PROCESSING does not),
   a final event's error code is the task's; every FileId and URL in the event is in the answer;
-- a file event: ``DescribeMediaInfos`` finds the FileId (``FileDeleted``: no longer finds them).
+- a file event: ``DescribeMediaInfos`` finds the FileId (``FileDeleted``: no longer finds them);
+- CME: its export task (``DescribeTaskDetail``), materials (``DescribeMaterials``), project
+  (``DescribeProjects``) or class paths (``DescribeClass``), all on the platform ``CME_PLATFORM`` names.
 
 Outcomes: confirmed (the event goes on, ``data.verified: true``); ``NotConfirmed`` (401 ``not_confirmed``,
 the delivery kept under ``{product}/_rejected/``); ``VerificationUnavailable`` (503: Tencent unreachable,
@@ -43,6 +45,7 @@ from lib.settings import Settings, TencentCredentialSettings, split_csv
 # as "no such task" (checked against the SDK's error code list), anything else as "could not ask".
 NOT_FOUND_CODES = ("ResourceNotFound", "InvalidParameterValue.TaskId", "InvalidParameter.TaskId")
 STATUS_RANK = {"WAITING": 0, "PROCESSING": 1, "FINISH": 2, "SUCCESS": 2, "FAIL": 2, "FAILED": 2, "ABORTED": 2}
+# (CME export tasks: PROCESSING, then SUCCESS or FAIL.)
 
 
 class _NotYet(Exception):
@@ -55,6 +58,7 @@ class VerifySettings(TencentCredentialSettings):
     FEATURE = "verification settings"
     vod_api_endpoint: str = "https://vod.tencentcloudapi.com"
     mps_api_endpoint: str = "https://mps.tencentcloudapi.com"
+    cme_api_endpoint: str = "https://cme.tencentcloudapi.com"
     vod_sub_app_ids: tuple[int, ...] = ()
     verify_request_timeout_seconds: int = Field(default=5, ge=1, le=30)
     # Delays before asking again when the answer does not yet show the event (a task still indexing).
@@ -93,14 +97,16 @@ class Verifier:
     for the local fakes); by default the SDK's, from ``VerifySettings``."""
 
     def __init__(self, settings: VerifySettings, cache_seconds: int = 300,
-                 clients: Callable[[str], Any] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.settings, self.sleep = settings, sleep
+                 clients: Callable[[str], Any] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 platform: str | None = None) -> None:
+        self.settings, self.sleep, self.platform = settings, sleep, platform
         self._clients = clients or functools.cache(lambda product: self._client(product, cache_seconds))
 
     def _client(self, product: str, cache_seconds: int) -> Any:
         from lib.tencent import make_client
 
-        endpoint = self.settings.vod_api_endpoint if product == "vod" else self.settings.mps_api_endpoint
+        endpoint = {"vod": self.settings.vod_api_endpoint, "mps": self.settings.mps_api_endpoint,
+                    "cme": self.settings.cme_api_endpoint}[product]
         return make_client(product, endpoint, self.settings.tencent_credentials(cache_seconds),
                            self.settings.verify_request_timeout_seconds)
 
@@ -141,8 +147,16 @@ class Verifier:
     def _check(self, event: InboundEvent, how: str, sub_app_id: int | None) -> None:
         if how.startswith("task:"):
             self._check_task(event, how.removeprefix("task:"), sub_app_id)
-        else:
+        elif how in ("media", "deleted"):
             self._check_files(event, deleted=how == "deleted", sub_app_id=sub_app_id)
+        elif how == "cme:task":
+            self._check_cme_task(event)
+        elif how in ("cme:materials", "cme:materials-deleted"):
+            self._check_cme_materials(event, deleted=how.endswith("-deleted"))
+        elif how == "cme:project":
+            self._check_cme_project(event)
+        else:
+            self._check_cme_class(event, deleted=how.endswith("-deleted"))
 
     def _check_task(self, event: InboundEvent, field: str, sub_app_id: int | None) -> None:
         task_id = event.summary.task_id
@@ -159,6 +173,11 @@ class Verifier:
         task = answer.get(field)
         if not isinstance(task, dict):
             raise _NotYet(f"task {task_id} is a {answer.get('TaskType')} task, not the event's kind ({field})")
+        self._compare_task(event, task_id, task, answer)
+
+    def _compare_task(self, event: InboundEvent, task_id: str, task: dict[str, Any], answer: dict[str, Any]) -> None:
+        """The event's state is one the task has had, a final event's ErrCode is the task's, and every
+        FileId and URL of the event is in Tencent's answer."""
         api_status = str(answer.get("Status") or task.get("Status") or "").upper()
         event_status = str(event.summary.status or "FINISH").upper()  # the 2017-era events report completion
         if STATUS_RANK.get(event_status, 2) > STATUS_RANK.get(api_status, 0):
@@ -199,13 +218,65 @@ class Verifier:
         if not deleted:
             raise _NotYet(f"no file {sorted(missing)}")
 
+    # ---- CME: every call names the platform (CME_PLATFORM)
+
+    def _cme(self, action: str, **params: Any) -> dict[str, Any] | None:
+        return self._call("cme", action, {"Platform": self.platform, **params})
+
+    def _check_cme_task(self, event: InboundEvent) -> None:
+        task_id = event.summary.task_id
+        if not task_id:
+            raise _NotYet("the event names no TaskId")
+        answer = self._cme("DescribeTaskDetail", TaskId=task_id)
+        if answer is None:
+            raise _NotYet(f"no task {task_id}")
+        if answer.get("TaskType") not in (None, "VIDEO_EDIT_PROJECT_EXPORT"):
+            raise _NotYet(f"task {task_id} is a {answer.get('TaskType')} task, not a video export")
+        self._compare_task(event, task_id, answer, answer)
+
+    def _check_cme_materials(self, event: InboundEvent, *, deleted: bool) -> None:
+        wanted = [m for m in event.summary.material_ids if m]
+        if not wanted:
+            raise _NotYet("the event names no MaterialId")
+        answer = self._cme("DescribeMaterials", MaterialIds=wanted) or {}
+        found = {str((m.get("BasicInfo") or {}).get("MaterialId")) for m in answer.get("MaterialInfoSet") or []
+                 if isinstance(m, dict)}
+        if deleted and found & set(wanted):
+            raise _NotYet(f"materials {sorted(found & set(wanted))} still exist")
+        if not deleted and set(wanted) - found:
+            raise _NotYet(f"no material {sorted(set(wanted) - found)}")
+
+    def _check_cme_project(self, event: InboundEvent) -> None:
+        project_id = event.summary.project_id
+        if not project_id:
+            raise _NotYet("the event names no ProjectId")
+        answer = self._cme("DescribeProjects", ProjectIds=[project_id]) or {}
+        found = {str(p.get("ProjectId")) for p in answer.get("ProjectInfoSet") or [] if isinstance(p, dict)}
+        if project_id not in found:
+            raise _NotYet(f"no project {project_id}")
+
+    def _check_cme_class(self, event: InboundEvent, *, deleted: bool) -> None:
+        payload = _payload(event)
+        owner = payload.get("DestinationOwner") or payload.get("Owner")
+        paths = payload.get("ClassPathSet") or [payload.get("DestinationClassPath") or payload.get("ClassPath")]
+        paths = [p for p in paths if isinstance(p, str) and p]
+        if not isinstance(owner, dict) or not paths:
+            raise _NotYet("the event names no owner and class path")
+        answer = self._cme("DescribeClass", Owner={"Type": owner.get("Type"), "Id": owner.get("Id")}) or {}
+        existing = {str(c.get("ClassPath")) for c in answer.get("ClassInfoSet") or [] if isinstance(c, dict)}
+        if deleted and existing & set(paths):
+            raise _NotYet(f"classes {sorted(existing & set(paths))} still exist")
+        if not deleted and set(paths) - existing:
+            raise _NotYet(f"no class {sorted(set(paths) - existing)}")
+
 
 # --------------------------------------------------------------------------- the callback's side
 
 
 @functools.cache
 def default_verifier(settings: Settings) -> Verifier:
-    return Verifier(VerifySettings.from_env(os.environ), settings.secrets_cache_seconds)
+    return Verifier(VerifySettings.from_env(os.environ), settings.secrets_cache_seconds,
+                    platform=settings.cme_platform)
 
 
 def sub_app_id_from(query: Mapping[str, str]) -> int | None:

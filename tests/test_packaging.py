@@ -37,6 +37,8 @@ def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> 
     assert set(functions) == {"handler.callback", "handler.pull", "handler.queue", "handler.cmq"}
     assert {f["Runtime"] for f in functions.values()} == {"python3.12"}
     assert functions["handler.pull"]["ReservedConcurrentExecutions"] == 1
+    callback_env = functions["handler.callback"]["Environment"]["Variables"]
+    assert callback_env["VERIFY_EVENTS"] == "" and callback_env["TENCENTCLOUD_SECRET_ID_PARAM"].startswith("/mediahook/")
     schedules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
     assert len(schedules) == 2 and {r["Properties"]["State"] for r in schedules} == {"DISABLED"}  # off until configured
     queue = resources["MpsQueue"]["Properties"]

@@ -1,7 +1,8 @@
 """Local fakes of Tencent's VOD and MPS APIs, speaking the real wire protocol.
 
 VOD: PullEvents/ConfirmEvents (pull mode), DescribeTaskDetail and DescribeMediaInfos (verification);
-MPS (``FakeMpsApi``): DescribeTaskDetail. Seed them with ``add_task`` and ``add_media``.
+MPS (``FakeMpsApi``): DescribeTaskDetail; CME (``FakeCmeApi``): DescribeTaskDetail, DescribeMaterials,
+DescribeProjects, DescribeClass, on one platform. Seed them with ``add_task``, ``add_media``...
 
 It listens on 127.0.0.1, verifies the TC3-HMAC-SHA256 ``Authorization`` header of every request
 (recomputed here from the documented algorithm, not with the SDK), and behaves as the API docs say:
@@ -74,11 +75,11 @@ class FakeVodApi(LocalHttpFake):
         with self._lock:
             self.pending.extend(events)
 
-    def add_task(self, answer: dict[str, Any], sub_app_id: int | None = None) -> None:
+    def add_task(self, answer: dict[str, Any], sub_app_id: int | None = None, task_id: str | None = None) -> None:
         """What DescribeTaskDetail answers for the task (``answer``: TaskType, Status, the task's field)."""
-        task = next(v for v in answer.values() if isinstance(v, dict) and "TaskId" in v)
+        task_id = task_id or next(v for v in answer.values() if isinstance(v, dict) and "TaskId" in v)["TaskId"]
         with self._lock:
-            self.tasks[(sub_app_id, task["TaskId"])] = answer
+            self.tasks[(sub_app_id, str(task_id))] = answer
 
     def add_media(self, *file_ids: str, sub_app_id: int | None = None) -> None:
         with self._lock:
@@ -127,6 +128,8 @@ class FakeVodApi(LocalHttpFake):
             return self._task(params, request_id)
         if action == "DescribeMediaInfos" and self.service == "vod":
             return self._media(params, request_id)
+        if self.service == "cme" and action in ("DescribeMaterials", "DescribeProjects", "DescribeClass"):
+            return self._cme(action, params, request_id)
         return self._error(action, params, "InvalidAction", f"unknown action {action}", request_id)
 
     def check_signature(self, headers: dict[str, str], body: bytes) -> str | None:
@@ -221,6 +224,9 @@ class FakeVodApi(LocalHttpFake):
                                       "RequestId": request_id}}
         return 200, {"Response": {**answer, "RequestId": request_id}}
 
+    def _cme(self, action: str, params: dict[str, Any], request_id: str) -> tuple[int, dict[str, Any]]:
+        raise NotImplementedError("CME actions: FakeCmeApi")
+
     def _media(self, params: dict[str, Any], request_id: str) -> tuple[int, dict[str, Any]]:
         file_ids = [str(f) for f in params.get("FileIds") or []]
         with self._lock:
@@ -236,3 +242,39 @@ class FakeMpsApi(FakeVodApi):
     """The MPS API: DescribeTaskDetail (and the same TC3 verification, for service mps)."""
 
     service, version = "mps", "2019-06-12"
+
+
+class FakeCmeApi(FakeVodApi):
+    """The CME API on one platform: every call must name it (``Platform``)."""
+
+    service, version = "cme", "2019-10-29"
+
+    def __init__(self, platform: str = "mediahook-platform", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.platform = platform
+        self.materials: set[str] = set()
+        self.projects: set[str] = set()
+        self.classes: dict[tuple[str, str], set[str]] = {}  # (owner type, owner id) -> class paths
+
+    def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        params = json.loads(body or b"{}")
+        if self.check_signature({k.lower(): v for k, v in headers.items()}, body) is None \
+                and params.get("Platform") != self.platform:
+            return self._error(headers.get("X-TC-Action", ""), params, "InvalidParameterValue.Platform",
+                               "unknown platform", str(uuid.uuid4()))
+        return super().handle(headers, body)
+
+    def _cme(self, action: str, params: dict[str, Any], request_id: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.calls.append(Call(self.now(), action, params))
+            if action == "DescribeMaterials":
+                found = [m for m in params.get("MaterialIds") or [] if m in self.materials]
+                answer: dict[str, Any] = {"MaterialInfoSet": [{"BasicInfo": {"MaterialId": m}} for m in found]}
+            elif action == "DescribeProjects":
+                found = [p for p in params.get("ProjectIds") or [] if p in self.projects]
+                answer = {"TotalCount": len(found), "ProjectInfoSet": [{"ProjectId": p} for p in found]}
+            else:
+                owner = params.get("Owner") or {}
+                paths = self.classes.get((owner.get("Type", ""), owner.get("Id", "")), set())
+                answer = {"ClassInfoSet": [{"Owner": owner, "ClassPath": p} for p in sorted(paths)]}
+        return 200, {"Response": {**answer, "RequestId": request_id}}

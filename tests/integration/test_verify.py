@@ -16,7 +16,7 @@ from lib import verify
 from lib.cli import sign_body
 from lib.settings import get_settings
 from tests.conftest import ROOT, Aws, LambdaContext, http_event, load_event, response_json
-from tests.fakes.vod_api import FakeMpsApi, FakeVodApi
+from tests.fakes.vod_api import FakeCmeApi, FakeMpsApi, FakeVodApi
 
 VOD_KEY = "verifykey"
 PROCEDURE = json.loads(load_event("vod/ProcedureStateChanged.json")["body"])
@@ -226,3 +226,67 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith(("tencentcloud", 
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=60, check=True)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+# --------------------------------------------------------------------------- CME
+
+EXPORT = json.loads(load_event("cme/Task.VideoExportCompleted.json")["body"])
+
+
+@pytest.fixture
+def cme(tencent: tuple[FakeVodApi, FakeMpsApi], monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCmeApi]:
+    fake = FakeCmeApi().start()
+    monkeypatch.setenv("VERIFY_EVENTS", "cme.*")
+    monkeypatch.setenv("CME_PLATFORM", fake.platform)
+    monkeypatch.setenv("CME_API_ENDPOINT", fake.url)
+    get_settings.cache_clear()
+    verify.default_verifier.cache_clear()
+    yield fake
+    fake.stop()
+
+
+def _cme(context: LambdaContext, event: dict[str, Any]) -> int:
+    return _post(context, json.dumps(event, ensure_ascii=False), product="cme")[0]
+
+
+def test_a_cme_export_is_confirmed_and_a_forged_output_is_not(aws: Aws, context: LambdaContext,
+                                                              cme: FakeCmeApi) -> None:
+    task = EXPORT["VideoExportCompletedEvent"]
+    cme.add_task({"TaskType": "VIDEO_EDIT_PROJECT_EXPORT", "Status": "SUCCESS", "ErrCode": 0, "ErrMsg": "SUCCESS",
+                  "VideoEditProjectOutput": copy.deepcopy(task["Output"])}, task_id=task["TaskId"])
+    assert _cme(context, EXPORT) == 200
+    assert all(c.params["Platform"] == cme.platform for c in cme.calls)
+    forged = copy.deepcopy(EXPORT)
+    forged["VideoExportCompletedEvent"]["Output"]["URL"] = "https://attacker.example/export.mp4"
+    assert _cme(context, forged) == 401
+    assert len(_archived(aws, "cme/_rejected/")) == 1
+
+
+def test_cme_materials_projects_and_classes_are_asked_about(aws: Aws, context: LambdaContext,
+                                                            cme: FakeCmeApi) -> None:
+    imported = json.loads(load_event("cme/Material.Imported.json")["body"])
+    assert _cme(context, imported) == 401  # no such materials
+    cme.materials.update(imported["MaterialImportedEvent"]["MediaInfoSet"])
+    assert _cme(context, imported) == 200
+    deleted = {"EventType": "Material.Deleted", "MaterialDeletedEvent": {"MaterialIdSet": ["9dd28590d08987ujd795d"]}}
+    assert _cme(context, deleted) == 401  # it still exists
+    cme.materials.discard("9dd28590d08987ujd795d")
+    assert _cme(context, deleted) == 200
+    project = json.loads(load_event("cme/Project.StreamConnect.StatusChanged.json")["body"])
+    assert _cme(context, project) == 401
+    cme.projects.add(project["ProjectStreamConnectStatusChangedEvent"]["ProjectId"])
+    assert _cme(context, project) == 200
+    created = {"EventType": "Class.Created", "ClassCreatedEvent": {"Owner": {"Type": "PERSON", "Id": "u1"},
+                                                                   "ClassPath": "/媒体/新"}}
+    assert _cme(context, created) == 401
+    cme.classes[("PERSON", "u1")] = {"/媒体/新"}
+    assert _cme(context, created) == 200
+    assert {c.action for c in cme.calls} == {"DescribeMaterials", "DescribeProjects", "DescribeClass"}
+
+
+def test_cme_verification_without_a_platform_is_a_start_up_error() -> None:
+    from lib.settings import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="CME_PLATFORM"):
+        Settings.from_env({"ARCHIVE_BUCKET": "verify-bucket", "EVENTS_TOPIC_ARN": "arn:aws:sns:x",
+                           "VERIFY_EVENTS": "cme.Material.*"})
