@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,3 +43,23 @@ def moto_server() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def server_client(endpoint: str, service: str) -> Any:
+    """A boto3 client for the moto server at ``endpoint`` (any credentials do)."""
+    import boto3
+
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="local",
+                        aws_secret_access_key="local")
+
+
+def archive_and_topic(endpoint: str, name: str) -> tuple[str, str, str]:
+    """On the moto server: a bucket and a topic named ``name``, and a queue subscribed to the topic with raw
+    message delivery (to read the CloudEvents). Returns (bucket, topic ARN, queue URL)."""
+    s3, sns, sqs = (server_client(endpoint, s) for s in ("s3", "sns", "sqs"))
+    s3.create_bucket(Bucket=name)
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"{name}-notifications")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    return name, topic, queue

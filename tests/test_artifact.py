@@ -16,11 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from scripts import lambda_like
-from tests.aws_server import moto_server
+from tests.aws_server import archive_and_topic, moto_server, server_client
 from tests.conftest import EVENTS, all_event_files
 from tests.packaging import package
 
@@ -171,15 +170,9 @@ def test_every_sample_through_the_artifact_on_the_runtime(runtime: tuple[str, Pa
     events = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
     before = sorted(p.relative_to(task_root).as_posix() for p in task_root.rglob("*"))
     with moto_server() as endpoint:
-        creds = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "artifact",
-                 "aws_secret_access_key": "artifact"}
-        s3, sns, sqs = (boto3.client(name, **creds) for name in ("s3", "sns", "sqs"))
-        s3.create_bucket(Bucket="mediahook-artifact")
-        topic = sns.create_topic(Name="mediahook-artifact")["TopicArn"]
-        queue = sqs.create_queue(QueueName="artifact-notifications")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-        boto3.client("dynamodb", **creds).create_table(  # as the stack has it: exactly-once effects
+        _, topic, queue = archive_and_topic(endpoint, "mediahook-artifact")
+        s3, sqs = server_client(endpoint, "s3"), server_client(endpoint, "sqs")
+        server_client(endpoint, "dynamodb").create_table(  # as the stack has it: exactly-once effects
             TableName="mediahook-artifact-idempotency", BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])

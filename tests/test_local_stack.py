@@ -11,10 +11,9 @@ import sys
 import time
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 
-from tests.aws_server import ROOT, free_port, moto_server
+from tests.aws_server import ROOT, archive_and_topic, free_port, moto_server, server_client
 
 pytestmark = pytest.mark.slow
 STACK = [sys.executable, str(ROOT / "scripts" / "local_stack.py")]
@@ -104,14 +103,8 @@ def test_serve_answers_the_cli_and_ctrl_c_leaves_no_process(tmp_path: pytest.Tem
 
 def test_cli_replay_republishes_archived_events_with_their_ids(tmp_path: pytest.TempPathFactory) -> None:
     with moto_server() as endpoint:
-        creds = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "local",
-                 "aws_secret_access_key": "local"}
-        s3, sns, sqs = (boto3.client(s, **creds) for s in ("s3", "sns", "sqs"))
-        s3.create_bucket(Bucket="replay-archive")
-        topic = sns.create_topic(Name="replay-events")["TopicArn"]
-        queue = sqs.create_queue(QueueName="replay-queue")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+        _, topic, queue = archive_and_topic(endpoint, "replay-archive")
+        sqs = server_client(endpoint, "sqs")
         env = {**ENV, "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
                "AWS_DEFAULT_REGION": "us-east-1", "ARCHIVE_BUCKET": "replay-archive", "EVENTS_TOPIC_ARN": topic,
                "AUTH_MODE": "off"}

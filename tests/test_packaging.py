@@ -44,8 +44,15 @@ def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> 
     queue = resources["MpsQueue"]["Properties"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
     assert queue["VisibilityTimeout"] >= 6 * functions["handler.queue"]["Timeout"]
-    alarms = {r["Properties"]["MetricName"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    alarm_props = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    alarms = {p["MetricName"] for p in alarm_props if "MetricName" in p}
+    alarms |= {m["MetricStat"]["Metric"]["MetricName"] for p in alarm_props for m in p.get("Metrics", [])
+               if "MetricStat" in m}
     assert {"Errors", "DeadEvents", "Failures", "ApproximateNumberOfMessagesVisible"} <= alarms
+    (failures,) = [p for p in alarm_props if "Metrics" in p]  # every stage the code counts failures for
+    stages = {d["Value"] for m in failures["Metrics"] if "MetricStat" in m
+              for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "stage"}
+    assert stages == {"archive", "publish", "dedup", "bus"}
     mapping = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     routes = {r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"}
