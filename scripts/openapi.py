@@ -98,9 +98,10 @@ def build() -> dict[str, Any]:
                     "CloudEvent out. See README: the public contract."))
     token = {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
              "description": "Shared secret for deliveries without a signature (CALLBACK_TOKENS)."}
-    sub_app = {"name": "subAppId", "in": "query", "required": False,
-               "schema": {"type": "string", "pattern": "^[0-9]+$"},
-               "description": "The VOD sub-application the events come from, for their confirmation (VERIFY_EVENTS)."}
+    sub_app = {"name": "subAppId", "in": "query", "required": False, "schema": {"type": "string"},
+               "description": "The VOD sub-application (a number) the events come from, for their confirmation "
+                              "(VERIFY_EVENTS). Read only when an event is to be confirmed; then a value that is not "
+                              "a number gets 401 not_confirmed."}
     for path in spec["paths"]:
         # Only POST is part of the API; other methods answer 405 (checked as "unsupported methods").
         spec["paths"][path] = {"post": spec["paths"][path]["post"]}

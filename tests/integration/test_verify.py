@@ -290,3 +290,12 @@ def test_cme_verification_without_a_platform_is_a_start_up_error() -> None:
     with pytest.raises(ConfigError, match="CME_PLATFORM"):
         Settings.from_env({"ARCHIVE_BUCKET": "verify-bucket", "EVENTS_TOPIC_ARN": "arn:aws:sns:x",
                            "VERIFY_EVENTS": "cme.Material.*"})
+
+
+def test_a_sub_app_id_that_is_not_a_number_is_not_confirmed(aws: Aws, context: LambdaContext,
+                                                             tencent: tuple[FakeVodApi, FakeMpsApi]) -> None:
+    vod, _ = tencent
+    vod.add_task(_procedure_task(PROCEDURE))
+    assert _post(context, _signed(PROCEDURE), query="subAppId=abc")[0] == 401
+    assert [c for c in vod.calls if c.action == "DescribeTaskDetail"] == []  # not even asked
+    assert aws.messages() == []
