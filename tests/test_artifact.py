@@ -213,3 +213,24 @@ def test_every_sample_through_the_artifact_on_the_runtime(runtime: tuple[str, Pa
     after = sorted(p.relative_to(task_root).as_posix() for p in task_root.rglob("*"))
     assert after == before  # nothing written into /var/task
     assert len(paths) == len(list(EVENTS.rglob("*.json")))
+
+
+def test_make_package_as_the_readme_shows_it() -> None:
+    """`make package ARCH=arm64` and `make package-size`: the zip in .serverless/, its size and sha256 printed."""
+    import os
+    import subprocess
+
+    from tests.aws_server import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    built = subprocess.run(["make", "package", "ARCH=arm64", "STAGE=ci"], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=600, check=False)
+    assert built.returncode == 0, built.stdout + built.stderr
+    artifact = ROOT / ".serverless" / "mediahook.zip"
+    assert f"sha256 {_sha256(artifact)}" in built.stdout + built.stderr
+    with zipfile.ZipFile(artifact) as archive:
+        (core,) = [n for n in archive.namelist() if n.startswith("pydantic_core/") and n.endswith(".so")]
+        assert "aarch64" in core and int.from_bytes(archive.read(core)[18:20], "little") == ELF_MACHINE["arm64"]
+    sized = subprocess.run(["make", "package-size"], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=600, check=False)
+    assert sized.returncode == 0 and re.search(r"\d+\.\d\d MB zipped, \d+\.\d\d MB unzipped, \d+ files", sized.stdout)
