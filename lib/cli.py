@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, create_model
@@ -234,6 +234,7 @@ def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: 
     configured target (the SNS topic and ROUTES topics, the EventBridge bus)."""
     from lib.archive import ArchivedObject
     from lib.intake import read_event
+    from lib.notification import Delivery
     from lib.pipeline import notify
 
     keys = list(keys)
@@ -249,7 +250,7 @@ def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: 
         if not dry_run:
             delivery = meta.get("delivery", "push")
             notify(event, ArchivedObject(bucket, key, created=False),
-                   delivery=delivery if delivery in ("push", "pull", "queue") else "push",
+                   delivery=delivery if delivery in get_args(Delivery) else "push",
                    received_at=meta.get("received-at") or datetime.now(UTC).isoformat(), settings=settings)
         if show_progress:
             progress(index, len(keys), match["type"])

@@ -26,7 +26,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lib.observability import count, logger
-from lib.publish import Outgoing
+from lib.publish import Outgoing, TargetUnavailable
 
 MAX_ENTRIES = 10  # PutEvents: entries per call
 MAX_ENTRY_BYTES = 256 * 1024  # PutEvents: one entry, as AWS counts it (entry_size)
@@ -34,7 +34,7 @@ PUT_ATTEMPTS = 3  # the first call and two retries of the entries that failed
 RETRY_DELAYS = (0.1, 0.4)
 
 
-class BusUnavailable(Exception):
+class BusUnavailable(TargetUnavailable):
     """The bus did not take an entry (after the retries); the event must not be acknowledged."""
 
 

@@ -216,7 +216,7 @@ def read_event(document: dict[str, Any], *, pinned: str | None = None, pointer: 
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     summary = Summary()
     if route is not None:
-        key, raw_payload = _payload_of(document, route)
+        key, raw_payload = payload_of(document, route)
         payload = _validate(route.model, raw_payload, _pointer_join(pointer, key)) if raw_payload is not None else None
         summary = summarize(route, payload, raw_payload, body)
     raw_handle = document.get("EventHandle")
@@ -249,7 +249,7 @@ def _product_for(event_type: str, pinned: str | None, legacy: bool, pointer: str
     return pinned  # narrowed to a Product by the membership test above
 
 
-def _payload_of(document: dict[str, Any], route: Route) -> tuple[str, Any]:
+def payload_of(document: dict[str, Any], route: Route) -> tuple[str, Any]:
     """The route's payload: the first of its keys (current name, then old aliases) that is not null.
 
     Routing is by EventType only; other keys, null or not, are kept as received and not judged.

@@ -18,11 +18,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lib import aws, dedup
 from lib.archive import archive_key, metadata, put_event
-from lib.errors import DeliveryError, StorageUnavailable
+from lib.errors import StorageUnavailable
 from lib.intake import InboundEvent
 from lib.notification import Delivery
 from lib.observability import count, logger
-from lib.publish import NotificationTarget, SnsTarget, outgoing
+from lib.publish import NotificationTarget, SnsTarget, TargetUnavailable, outgoing
 from lib.settings import Settings
 
 
@@ -67,7 +67,7 @@ def notify(event: InboundEvent, archived: Any, *, delivery: Delivery, received_a
     for target in targets(settings):
         try:
             target.send(message)
-        except Exception as exc:
+        except (ClientError, BotoCoreError, TargetUnavailable) as exc:
             count("Failures", stage=target.stage)
             logger.exception("notification failed after archiving", extra={"archive_key": archived.key,
                                                                               "target": target.stage})
@@ -142,7 +142,10 @@ def process_all(events: list[InboundEvent], *, delivery: Delivery, settings: Set
     bus, a batch runs in windows of up to ten events side by side, so that their entries share PutEvents
     calls; otherwise one after the other."""
     received_at = datetime.now(UTC)
-    unique = list({e.event_id: e for e in reversed(events)}.values())[::-1]  # first copy of each, in order
+    first_copies: dict[str, InboundEvent] = {}
+    for event in events:
+        first_copies.setdefault(event.event_id, event)
+    unique = list(first_copies.values())  # the first copy of each event, in delivery order
     if settings.event_bus_name and len(unique) > 1:
         done = _process_in_windows(unique, delivery=delivery, settings=settings, received_at=received_at)
     else:
@@ -172,11 +175,8 @@ def _process_in_windows(events: list[InboundEvent], *, delivery: Delivery, setti
 
         with ThreadPoolExecutor(len(chunk), thread_name_prefix="window") as pool:
             futures = [pool.submit(one, event) for event in chunk]
-        failures = [f.exception() for f in futures if f.exception() is not None]
-        if failures:  # every event of the window has finished; the delivery is not acknowledged
-            first = failures[0]
-            if isinstance(first, DeliveryError):
-                raise first
-            raise StorageUnavailable("a notification could not be sent; the delivery was not acknowledged") from first
+        failures = [error for error in (f.exception() for f in futures) if error is not None]
+        if failures:  # every event of the window has finished; raised as the one-by-one path raises it
+            raise failures[0]
         done.update({e.event_id: f.result() for e, f in zip(chunk, futures, strict=True)})
     return done

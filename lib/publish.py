@@ -28,6 +28,10 @@ class Outgoing:
     attributes: dict[str, dict[str, str]]  # SNS message attributes (filter policies)
 
 
+class TargetUnavailable(Exception):
+    """A target did not take the notification (AWS SDK errors are the other kind ``send`` raises)."""
+
+
 class NotificationTarget(Protocol):
     """Somewhere notifications go. ``send`` returns once the target has the notification, or raises."""
 

@@ -424,10 +424,9 @@ def parse_verify_patterns(text: str) -> tuple[str, ...]:
     for pattern in patterns:
         if pattern.split(".", 1)[0] not in (*PRODUCTS, "*"):
             raise ValueError(f"pattern {pattern!r} must start with vod., cme., mps. or *")
-        matched = [f"{r.product}.{r.event_type}" for r in TABLE
-                   if fnmatch.fnmatchcase(f"{r.product}.{r.event_type}", pattern)]
-        if not any(confirmable(*name.split(".", 1)) for name in matched):
-            names = ", ".join(matched) or "no known EventType"
+        matched = [r for r in TABLE if fnmatch.fnmatchcase(f"{r.product}.{r.event_type}", pattern)]
+        if not any(confirmable(r.product, r.event_type) for r in matched):
+            names = ", ".join(f"{r.product}.{r.event_type}" for r in matched) or "no known EventType"
             raise ValueError(f"pattern {pattern!r} matches {names}, which Tencent's API cannot confirm "
                              "(README: Verifying events with Tencent lists the types that can)")
     return patterns

@@ -36,7 +36,7 @@ from pydantic import Field, field_validator
 
 from lib import aws
 from lib.errors import NotConfirmed, VerificationUnavailable
-from lib.intake import InboundEvent
+from lib.intake import InboundEvent, payload_of
 from lib.observability import count, logger
 from lib.routing import CONFIRM, find_route, verify_matches
 from lib.settings import Settings, TencentCredentialSettings, split_csv
@@ -83,17 +83,14 @@ def _flatten(value: Any) -> Iterator[str]:
 
 
 def _payload(event: InboundEvent) -> dict[str, Any]:
-    """The event's payload struct (the task), under whichever of its route's payload keys it came."""
+    """The event's payload struct (the task), read as intake read it."""
     route = find_route(event.product, event.event_type)
-    for key in route.payload_keys if route is not None else ():
-        value = event.document.get(key)
-        if isinstance(value, dict):
-            return value
-    return {}
+    value = payload_of(event.document, route)[1] if route is not None else None
+    return value if isinstance(value, dict) else {}
 
 
 class Verifier:
-    """Asks Tencent's VOD and MPS APIs about events. ``clients(product)`` gives a CommonClient (tests: one
+    """Asks Tencent's VOD, MPS and CME APIs about events. ``clients(product)`` gives a CommonClient (tests: one
     for the local fakes); by default the SDK's, from ``VerifySettings``."""
 
     def __init__(self, settings: VerifySettings, cache_seconds: int = 300,

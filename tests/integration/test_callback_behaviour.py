@@ -192,3 +192,16 @@ def test_a_named_http_api_stage_is_not_part_of_the_route(aws: Aws, context: Lamb
     event["requestContext"]["stage"] = "prod"
     response = handler.callback(event, context)
     assert response["statusCode"] == 200, response["body"]
+
+
+def test_a_batch_is_processed_in_delivery_order_with_repeats_done_once(aws: Aws, context: LambdaContext) -> None:
+    first = json.loads(load_event("vod/NewFileUpload.json")["body"])
+    second = json.loads(load_event("vod/FileDeleted.json")["body"])
+    body = json.dumps({"EventSet": [first, second, first]}, ensure_ascii=False)
+    response = handler.callback(http_event(body, path="/callback/vod"), context)
+    assert response["statusCode"] == 200, response["body"]
+    results = response_json(response)["results"]
+    assert [r["event_type"] for r in results] == ["NewFileUpload", "FileDeleted", "NewFileUpload"]
+    assert [r["duplicate"] for r in results] == [False, False, True]
+    published = [m["cloudevent"]["data"]["event_type"] for m in aws.messages()]
+    assert published == ["NewFileUpload", "FileDeleted"]  # in the order Tencent sent them
