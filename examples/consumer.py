@@ -1,4 +1,4 @@
-"""An example consumer of mediahook's notifications (README: Consuming notifications).
+"""An example consumer of mediahook's notifications (docs/consuming.md).
 
 An SQS queue is subscribed to the events topic with raw message delivery and the filter policy below:
 only failed VOD events reach it. This Lambda function reads the queue: each message is parsed with the

@@ -3,7 +3,7 @@
 The three event shapes are AWS's documented Lambda proxy formats; reading them takes a few lines, so this
 module does it itself rather than load powertools' event handler, whose package brings every resolver
 (AppSync, Bedrock, VPC Lattice...) and asyncio to the cold start: about 50 ms of a callback's first
-event on python3.12 (README: Performance). The routes are two paths, POST only; everything else gets
+event on python3.12 (docs/performance.md). The routes are two paths, POST only; everything else gets
 the contract's 404/405. ``receive`` does the work and is plain Python (bytes in, status and body out), so
 the same code serves every gateway flavour and the tests.
 """

@@ -63,8 +63,10 @@ def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: 
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="date_from", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
-    parser.add_argument("--to", dest="date_to", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    parser.add_argument("--from", dest="date_from", metavar="DATE", required=True, type=date.fromisoformat,
+                        help="the first day, YYYY-MM-DD (UTC, the archive key's date)")
+    parser.add_argument("--to", dest="date_to", metavar="DATE", required=True, type=date.fromisoformat,
+                        help="the last day, YYYY-MM-DD (inclusive)")
     parser.add_argument("--type", default="*", help="glob on product.EventType, e.g. 'vod.Procedure*'")
     parser.add_argument("--bucket", help="defaults to ARCHIVE_BUCKET")
     parser.add_argument("--dry-run", action="store_true", help="list what would be published")
