@@ -18,6 +18,7 @@ from tests.aws_server import ROOT
 
 RUNBOOK = "docs/operations/runbook.md"
 RUNBOOK_PARTS = ("**Watches**", "**Means**", "**Look first**", "**Do**")
+FRONT_PAGE_MAX_LINES = 150
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
@@ -88,6 +89,16 @@ def test_the_link_check_finds_a_missing_page_and_a_missing_anchor(tmp_path: Path
     assert len(problems) == 2, problems
     assert "nowhere.md does not exist" in problems[0]
     assert "no heading #no-such in guide.md" in problems[1]
+
+
+def test_the_front_page_stays_a_front_page() -> None:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= FRONT_PAGE_MAX_LINES, (
+        f"README.md has {len(lines)} lines (at most {FRONT_PAGE_MAX_LINES}): put the detail in a page of docs/ "
+        "and link to it")
+    text = "\n".join(lines)
+    for command in ("make demo", "make test"):
+        assert command in text, f"the front page must show `{command}`"
 
 
 # --------------------------------------------------------------------------- the generated CLI reference

@@ -41,7 +41,7 @@ def test_every_command_module_is_registered_once_under_its_own_name() -> None:
 def test_every_option_says_what_it_is_for(command: str) -> None:
     """The CLI reference is generated from these help strings: an option without one documents nothing."""
     (sub,) = [a for a in lib.cli.parser()._actions if a.dest == "command"]
-    parser = sub.choices[command]  # type: ignore[attr-defined]
+    parser = sub.choices[command]
     assert parser.description, f"{command} has no description"
     for action in parser._actions:
         assert action.help, f"mediahook {command}: {action.option_strings or action.dest} has no help"
