@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lib.routing import TopicRule, parse_topic_rules, parse_verify_patterns
+from lib.secret_store import secret_from
 
 
 class ConfigError(RuntimeError):
@@ -118,8 +119,6 @@ class TencentCredentialSettings(EnvSettings):
 
     def tencent_credentials(self, cache_seconds: int) -> tuple[str, str, str | None]:
         """(secret id, secret key, session token), from the environment or SSM."""
-        from lib.auth import secret_from
-
         secret_id = secret_from(self.tencentcloud_secret_id, self.tencentcloud_secret_id_param, cache_seconds)
         secret_key = secret_from(self.tencentcloud_secret_key, self.tencentcloud_secret_key_param, cache_seconds)
         token = secret_from(self.tencentcloud_session_token, self.tencentcloud_session_token_param, cache_seconds)
