@@ -75,6 +75,9 @@ class Settings(EnvSettings):
     auth_clock_skew_seconds: int = Field(default=300, ge=0)
     auth_max_lifetime_seconds: int = Field(default=3600, ge=60)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # Refusals (4xx) logged one by one per sandbox and minute; the rest are counted and summarised once a
+    # minute (lib/refusals.py): a flood of forged requests must not also fill CloudWatch Logs.
+    refusal_log_per_minute: int = Field(default=20, ge=0)
 
     VERBATIM: ClassVar[frozenset[str]] = frozenset({"archive_prefix"})  # a key prefix is taken as given
 
