@@ -25,7 +25,7 @@ from lib.observability import logger
 from lib.pipeline import process_all
 from lib.refusals import DEFAULT_BUDGET, refusals
 from lib.routing import candidate_products
-from lib.settings import Settings, get_settings
+from lib.settings import ConfigError, Settings, get_settings
 
 RETRY_AFTER_SECONDS = "5"
 
@@ -88,7 +88,15 @@ def receive(raw: bytes, *, pinned: str | None = None, query: Mapping[str, str] |
     return 200, {"ok": True, "results": [o.as_result() for o in outcomes]}
 
 
-def _record_rejection(err: DeliveryError, budget: int = DEFAULT_BUDGET) -> None:
+def _log_budget() -> int:
+    """REFUSAL_LOG_PER_MINUTE, for the refusals made before a delivery's settings are at hand (404, 405)."""
+    try:
+        return get_settings().refusal_log_per_minute
+    except ConfigError:
+        return DEFAULT_BUDGET  # the delivery itself will fail on the configuration, loudly
+
+
+def _record_rejection(err: DeliveryError, budget: int | None = None) -> None:
     """A refusal (4xx) is counted and, within the sandbox's log budget, logged (lib/refusals.py); a 5xx
     is always logged: it is ours to fix, and the sender retries it."""
     if err.code == "in_progress":
@@ -97,7 +105,7 @@ def _record_rejection(err: DeliveryError, budget: int = DEFAULT_BUDGET) -> None:
     if err.status >= 500:
         logger.error("delivery failed", extra={"error_code": err.code})
         return
-    refusals.refused(err.status, getattr(err, "reason", err.code), budget)
+    refusals.refused(err.status, getattr(err, "reason", err.code), _log_budget() if budget is None else budget)
 
 
 @dataclass(frozen=True)
@@ -165,7 +173,7 @@ def route(request: HttpRequest) -> tuple[int, dict[str, Any], dict[str, str]]:
     """POST /callback and /callback/{product} deliver; other methods there get 405; other paths 404."""
     match = _CALLBACK.match(request.path)
     if match is None:
-        refusals.refused(404, "not_found")
+        refusals.refused(404, "not_found", _log_budget())
         return 404, {"ok": False, "error": {"code": "not_found", "message": "use POST /callback", "details": []}}, {}
     if request.method != "POST":
         return _method_not_allowed()

@@ -105,3 +105,20 @@ def test_a_genuine_delivery_during_the_flood_is_archived_and_published(signed: A
     document |= {"T": t, "Sign": hashlib.md5(f"{VOD_KEY}{t}".encode()).hexdigest()}
     assert handler.callback(http_event(json.dumps(document)), context)["statusCode"] == 200
     assert len(signed.objects()) == 1 and len(signed.messages()) == 1
+
+
+@pytest.mark.parametrize("budget", [0, 5])
+def test_the_budget_is_refusal_log_per_minute(signed: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch,
+                                               budget: int) -> None:
+    monkeypatch.setenv("REFUSAL_LOG_PER_MINUTE", str(budget))
+    get_settings.cache_clear()
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        for n in range(60):  # every kind: signature, expiry, JSON, method and path refusals
+            handler.callback(_forged(n), context)
+    finally:
+        logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
+    refused = [json.loads(line) for line in stream.getvalue().splitlines() if '"refused"' in line]
+    assert len(refused) == budget
+    assert refusal_log.refusals.pending() == 60 - budget  # kept for the minute's summary line
