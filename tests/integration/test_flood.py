@@ -20,6 +20,7 @@ import botocore.client
 import pytest
 
 import handler
+from lib import api
 from lib import refusals as refusal_log
 from lib.observability import logger
 from lib.settings import get_settings
@@ -36,7 +37,9 @@ def signed(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
     monkeypatch.setenv("MPS_NOTIFY_KEYS", "mpsNotifyKey1")
     monkeypatch.setenv("CALLBACK_TOKENS", "flood-test-token")
     get_settings.cache_clear()
-    monkeypatch.setattr(refusal_log, "refusals", refusal_log.RefusalLog())  # a fresh sandbox's budget
+    fresh = refusal_log.RefusalLog()  # a fresh sandbox's budget
+    monkeypatch.setattr(refusal_log, "refusals", fresh)
+    monkeypatch.setattr(api, "refusals", fresh)
     return aws
 
 
