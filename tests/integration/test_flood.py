@@ -36,6 +36,7 @@ def signed(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
     monkeypatch.setenv("VOD_SIGN_KEYS", VOD_KEY)
     monkeypatch.setenv("MPS_NOTIFY_KEYS", "mpsNotifyKey1")
     monkeypatch.setenv("CALLBACK_TOKENS", "flood-test-token")
+    monkeypatch.setenv("MAX_BODY_BYTES", "8192")
     get_settings.cache_clear()
     fresh = refusal_log.RefusalLog()  # a fresh sandbox's budget
     monkeypatch.setattr(refusal_log, "refusals", fresh)
@@ -47,7 +48,7 @@ def _forged(n: int) -> dict[str, Any]:
     """The kinds of request an attacker sends to a public URL, in turn."""
     document = json.loads(load_event("vod/NewFileUpload.json")["body"])
     document["FileUploadEvent"]["FileId"] = f"forged-{n}"
-    kind = n % 6
+    kind = n % 7
     if kind == 0:  # a made-up signature
         document |= {"T": int(time.time()) + 600, "Sign": hashlib.md5(f"guess{n}".encode()).hexdigest()}
     elif kind == 1:  # a captured signature, long expired
@@ -59,8 +60,10 @@ def _forged(n: int) -> dict[str, Any]:
         return http_event("{not json")
     elif kind == 4:
         return http_event("", method="GET")
-    else:
+    elif kind == 5:
         return http_event(json.dumps(document), path="/wp-login.php")
+    else:  # larger than MAX_BODY_BYTES
+        return http_event(json.dumps(document | {"padding": "x" * 8192}))
     return http_event(json.dumps(document))
 
 
@@ -89,7 +92,7 @@ def test_a_thousand_forged_deliveries_cost_no_aws_call_and_few_log_lines(
     log_lines = stream.getvalue().splitlines()
 
     assert sum(statuses.values()) == FLOOD and all(400 <= status < 500 for status in statuses)
-    assert statuses == {401: 501, 400: 167, 405: 166, 404: 166}
+    assert statuses == {401: 429, 400: 143, 405: 143, 404: 143, 413: 142}
     assert aws_calls == []
     refused = sum(line.get("Rejections", [0])[0] for line in emf)
     assert refused == FLOOD  # the metric counts every refusal
@@ -118,7 +121,7 @@ def test_the_budget_is_refusal_log_per_minute(signed: Aws, context: LambdaContex
     stream = io.StringIO()
     previous = logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
     try:
-        for n in range(60):  # every kind: signature, expiry, JSON, method and path refusals
+        for n in range(60):  # every kind: signature, expiry, JSON, method, path and size refusals
             handler.callback(_forged(n), context)
     finally:
         logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
