@@ -10,12 +10,15 @@ import copy
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import pytest
 
 import handler
+from lib.intake import event_id_of
 from lib.reconcile.run import ReconcileFailed
 from lib.settings import ConfigError, get_settings
 from tests.conftest import SAMPLES, Aws, LambdaContext, http_event, load_event, publish_fails_for, response_json
@@ -237,6 +240,63 @@ def test_an_aws_failure_leaves_the_task_for_the_next_run(aws: Aws, tencent: Tenc
     assert _reconcile()["recovered"] == 1
     (message,) = aws.messages()
     assert message["cloudevent"]["data"]["state_change"] == "advanced"
+
+
+@contextmanager
+def archive_down() -> Iterator[None]:
+    """S3 refuses every write (the outage a push can be lost to)."""
+    from botocore.exceptions import ClientError
+
+    from lib import aws as aws_clients
+
+    make_client = aws_clients.client
+    s3 = make_client("s3")
+    broken = mock.Mock(wraps=s3)
+    broken.put_object.side_effect = ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}},
+                                                "PutObject")
+    with mock.patch.object(aws_clients, "client", side_effect=lambda n: broken if n == "s3" else make_client(n)):
+        yield
+
+
+def _failed_push(context: LambdaContext, document: dict[str, Any]) -> None:
+    response = handler.callback(http_event(json.dumps(document), path="/callback/vod"), context)
+    assert response["statusCode"] == 503  # VOD does not retry a normal callback: this push is lost
+
+
+def test_a_push_lost_to_an_archive_outage_is_recovered(aws: Aws, tencent: Tencent, context: LambdaContext) -> None:
+    """The ledger recorded the push beside the failed archive write; its idempotency record says it never
+    went through, and no archived copy exists: the event is rebuilt from Tencent and published."""
+    answer = _procedure("1500000001-Procedure-s3-outage-t0")
+    tencent.vod.add_task(answer, sub_app_id=SUB_APP)
+    with archive_down():
+        _failed_push(context, _event(answer))
+    assert aws.messages() == []
+
+    summary = _reconcile()
+
+    assert summary["recovered"] == 1, summary
+    (message,) = aws.messages()
+    assert message["cloudevent"]["data"]["recovered"] is True
+    assert message["cloudevent"]["data"]["state_change"] == "advanced"  # the same bytes: the same event
+    assert _reconcile()["seen"] == 1
+
+
+def test_a_push_that_failed_to_publish_is_published_from_its_archive(aws: Aws, tencent: Tencent,
+                                                                     context: LambdaContext) -> None:
+    answer = _procedure("1500000001-Procedure-sns-outage-t0")
+    tencent.vod.add_task(answer, sub_app_id=SUB_APP)
+    pushed = _event(answer)
+    pushed["FileUploadEvent"] = None  # other bytes than the rebuilt event: its own event_id
+    with publish_fails_for("sns-outage"):
+        _failed_push(context, pushed)
+
+    summary = _reconcile()
+
+    assert summary["recovered"] == 1, summary
+    (message,) = aws.messages()
+    assert message["cloudevent"]["id"] == event_id_of(pushed)  # the very event that was pushed
+    assert message["cloudevent"]["data"]["state_change"] == "advanced"
+    assert [c for c in tencent.vod.calls if c.action == "DescribeTaskDetail"] == []  # the archive was enough
 
 
 def test_a_push_mode_upload_is_recovered_where_uploads_are_pushed(aws: Aws, tencent: Tencent) -> None:
