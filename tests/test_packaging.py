@@ -52,7 +52,7 @@ def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> 
     (failures,) = [p for p in alarm_props if "Metrics" in p]  # every stage the code counts failures for
     stages = {d["Value"] for m in failures["Metrics"] if "MetricStat" in m
               for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "stage"}
-    assert stages == {"archive", "publish", "dedup", "bus"}
+    assert stages == {"archive", "publish", "dedup", "bus", "ledger"}
     mapping = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     routes = {r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"}
