@@ -53,7 +53,7 @@ def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> 
                    and any(m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "Failures" for m in p["Metrics"])]
     stages = {d["Value"] for m in failures["Metrics"] if "MetricStat" in m
               for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "stage"}
-    assert stages == {"archive", "publish", "dedup", "bus"}
+    assert stages == {"archive", "publish", "dedup", "bus", "ledger"}
     mapping = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     routes = {r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"}
