@@ -37,7 +37,7 @@ from pydantic import Field, field_validator, model_validator
 from lib import aws
 from lib.errors import DeliveryError, InProgress, StorageUnavailable
 from lib.intake import InboundEvent, parse_delivery
-from lib.ledger import Ledger, SubjectState, ledger_for
+from lib.ledger import Ledger, ledger_for
 from lib.observability import count, logger
 from lib.pipeline import process
 from lib.reconcile.rebuild import FINAL_TASK_STATUSES, Unmappable, task_event, task_event_for, upload_event
@@ -219,7 +219,7 @@ class Reconciler:
             return
         if state is not None and state.final:
             try:
-                handled = self._handled(product, task_id, state)
+                handled = self._handled(product, task_id, state.event_id)
             except AWS_FAILURES:
                 self._failed(product, task_id, "the ledger or the idempotency table could not be read")
                 return
@@ -245,7 +245,7 @@ class Reconciler:
             return
         self._recover(event, task_id)
 
-    def _handled(self, product: Product, subject: str, state: SubjectState) -> bool:
+    def _handled(self, product: Product, subject: str, event_id: str) -> bool:
         """Whether the ledger's final state stands for an event that went all the way through.
 
         The ledger records an event beside its archive write, before it is published: a push whose
@@ -253,18 +253,18 @@ class Reconciler:
         never published. The idempotency record tells: COMPLETED only when archived and published. Such
         an event is run again from its archived bytes (its own event_id: the consumer gets the very event,
         ``advanced`` as it was decided); without an archived copy it is rebuilt from Tencent (False)."""
-        status = delivery_status(self.settings.idempotency_table, state.event_id)
+        status = delivery_status(self.settings.idempotency_table, event_id)
         if status not in ("INPROGRESS", "NONE"):  # None: no idempotency table, the ledger is all there is
             self._add("seen")
             return True
         if status == "INPROGRESS":  # another delivery is on it right now
             self._add("skipped")
             return True
-        archived = self._archived(product, subject, state.event_id)
+        archived = self._archived(product, subject, event_id)
         if archived is None:
             return False
         logger.warning("event in the ledger but never published: run again from its archive",
-                       extra={"event_id": state.event_id, "subject": subject})
+                       extra={"event_id": event_id, "subject": subject})
         self._recover(archived, subject)
         return True
 
@@ -292,14 +292,13 @@ class Reconciler:
                 continue
             self.summary.listed += 1
             try:
-                uploaded = any(e.event_type == "NewFileUpload" and e.product == "vod"
-                               for e in self.ledger.entries(file_id))
+                upload = next((e for e in self.ledger.entries(file_id)
+                               if e.event_type == "NewFileUpload" and e.product == "vod"), None)
+                handled = upload is not None and self._handled("vod", file_id, upload.event_id)
             except AWS_FAILURES:
-                self._failed("vod", file_id, "the ledger could not be read")
+                self._failed("vod", file_id, "the ledger or the idempotency table could not be read")
                 continue
-            if uploaded:
-                self._add("seen")
-            else:
+            if not handled:
                 missing.append(file_id)
         self._check_time(leaving=len(missing))
         infos = {str(m.get("FileId")): m for m in self.api.media_infos(sub_app_id, missing)}

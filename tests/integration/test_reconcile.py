@@ -317,6 +317,24 @@ def test_a_push_mode_upload_is_recovered_where_uploads_are_pushed(aws: Aws, tenc
     assert _reconcile()["seen"] == 1  # the ledger has its NewFileUpload now
 
 
+def test_an_upload_push_that_failed_to_publish_is_published_from_its_archive(aws: Aws, tencent: Tencent,
+                                                                            context: LambdaContext) -> None:
+    upload = json.loads((SAMPLES / "vod_NewFileUpload.json").read_text(encoding="utf-8"))
+    file_id = upload["FileUploadEvent"]["FileId"]
+    tencent.vod.event_config(SUB_APP, uploads=True)
+    tencent.vod.add_media(file_id, sub_app_id=SUB_APP, created=time.time() - 900)
+    with publish_fails_for(file_id):
+        _failed_push(context, upload)
+
+    summary = _reconcile()
+
+    assert (summary["recovered"], summary["seen"]) == (1, 0), summary
+    (message,) = aws.messages()
+    assert message["cloudevent"]["id"] == event_id_of(upload)
+    assert [c for c in tencent.vod.calls if c.action == "DescribeMediaInfos"] == []
+    assert _reconcile()["seen"] == 1
+
+
 def test_a_pull_mode_account_is_metered_not_reconciled(aws: Aws, tencent: Tencent,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     tencent.vod.event_config(SUB_APP, mode="PULL", uploads=True)
