@@ -12,7 +12,9 @@ noise. Each figure sits next to the baseline it is judged against, measured in t
 2. warm per-event cost: ``api.receive`` with in-memory sinks (no I/O) on every sample, vs json.loads;
 3. pull throughput: draining events from the local fake VOD API, 30 ms added to every Tencent call and
    every AWS call, vs a naive sequential pull-process-confirm loop;
-4. package size: the zipped deployment artifact.
+4. package size: the zipped deployment artifact;
+5. a flood of forged requests in one sandbox: AWS calls made and log lines written, with the refusal log
+   budget and without it.
 """
 
 from __future__ import annotations
@@ -174,6 +176,36 @@ def pull_throughput(events: int, naive_events: int, latency: float) -> dict[str,
     return data
 
 
+# --------------------------------------------------------------------------- 5. a flood of forged requests
+
+
+def flood(requests: int) -> dict[str, Any]:
+    """One sandbox (a child process) refuses ``requests`` forged requests; its stdout and stderr are what
+    CloudWatch Logs would bill. Measured with the default budget and, for comparison, with no budget."""
+    results: dict[str, Any] = {"requests": requests}
+    for label, budget in (("budget", None), ("unbudgeted", str(requests))):
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+            target = out.name
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+        env |= {"ARCHIVE_BUCKET": "bench-archive", "EVENTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+                "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "VOD_SIGN_KEYS": "benchvodkey",
+                "MPS_NOTIFY_KEYS": "benchmpskey", "CALLBACK_TOKENS": "bench-token",
+                "POWERTOOLS_SERVICE_NAME": "mediahook", "POWERTOOLS_METRICS_NAMESPACE": "Mediahook"}
+        if budget:
+            env["REFUSAL_LOG_PER_MINUTE"] = budget
+        child = subprocess.run([sys.executable, "-m", "benchmarks._flood", target, str(requests)], cwd=ROOT,
+                               env=env, capture_output=True, text=True, check=True, timeout=600)
+        counted: dict[str, Any] = json.loads(Path(target).read_text())
+        Path(target).unlink()
+        lines = child.stdout.splitlines() + child.stderr.splitlines()
+        emf = [line for line in lines if line.startswith('{"_aws"')]
+        other = [line for line in lines if not line.startswith('{"_aws"')]
+        results[label] = {**counted, "log_lines": len(other), "log_bytes": sum(len(line) + 1 for line in other),
+                          "emf_lines": len(emf), "emf_bytes": sum(len(line) + 1 for line in emf)}
+    return results
+
+
 # --------------------------------------------------------------------------- 4. package size
 
 
@@ -218,6 +250,14 @@ def table(results: dict[str, Any]) -> str:
                      f">= {TARGETS['pull_events_per_s']:.0f} ev/s, >= {TARGETS['pull_speedup']}x",
                      "yes" if p["events_per_s"] >= TARGETS["pull_events_per_s"]
                      and p["speedup"] >= TARGETS["pull_speedup"] else "NO"))
+    if "flood" in results:
+        f = results["flood"]
+        b, u = f["budget"], f["unbudgeted"]
+        rows.append((f"{f['requests']} forged requests, one sandbox: AWS calls, log lines besides EMF",
+                     f"{b['aws_calls']} calls, {b['log_lines']} lines", f"{u['log_lines']} lines (no budget)", "",
+                     "0 calls, < 40 lines", "yes" if b["aws_calls"] == 0 and b["log_lines"] < 40 else "NO"))
+        rows.append(("  their log bytes (EMF: the Rejections metric, one line per invocation)",
+                     f"{b['log_bytes']} B", f"{u['log_bytes']} B (no budget)", "", "", ""))
     if "package" in results:
         k = results["package"]
         rows.append(("deployment package", f"{k['zipped_mb']} MB zipped", f"{k['unzipped_mb']} MB unzipped", "",
@@ -231,9 +271,9 @@ def table(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test of the harness)")
-    parser.add_argument("--only", nargs="*", choices=["cold_start", "warm", "pull", "package"])
+    parser.add_argument("--only", nargs="*", choices=["cold_start", "warm", "pull", "flood", "package"])
     args = parser.parse_args(argv)
-    only = set(args.only or ["cold_start", "warm", "pull", "package"])
+    only = set(args.only or ["cold_start", "warm", "pull", "flood", "package"])
     results: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                            "platform": platform.platform()}, "id": str(uuid.uuid4())}
@@ -246,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     if "pull" in only:
         results["pull"] = pull_throughput(events=320 if args.quick else 5000, naive_events=48 if args.quick else 320,
                                           latency=0.03)
+    if "flood" in only:
+        results["flood"] = flood(requests=1000)
     if "package" in only and artifact:
         results["package"] = package_size(artifact)
     shutil.rmtree(artifact_dir, ignore_errors=True)

@@ -49,8 +49,7 @@ def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> 
     alarms |= {m["MetricStat"]["Metric"]["MetricName"] for p in alarm_props for m in p.get("Metrics", [])
                if "MetricStat" in m}
     assert {"Errors", "DeadEvents", "Failures", "ApproximateNumberOfMessagesVisible"} <= alarms
-    (failures,) = [p for p in alarm_props if "Metrics" in p  # every stage the code counts failures for
-                   and any(m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "Failures" for m in p["Metrics"])]
+    failures = resources["StorageFailuresAlarm"]["Properties"]  # every stage the code counts failures for
     stages = {d["Value"] for m in failures["Metrics"] if "MetricStat" in m
               for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "stage"}
     assert stages == {"archive", "publish", "dedup", "bus", "ledger"}

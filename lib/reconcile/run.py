@@ -253,7 +253,7 @@ class Reconciler:
         never published. The idempotency record tells: COMPLETED only when archived and published. Such
         an event is run again from its archived bytes (its own event_id: the consumer gets the very event,
         ``advanced`` as it was decided); without an archived copy it is rebuilt from Tencent (False)."""
-        status = delivery_status(self.settings.idempotency_table, event_id)
+        status = delivery_status(self.settings.idempotency_table, product, event_id)
         if status not in ("INPROGRESS", "NONE"):  # None: no idempotency table, the ledger is all there is
             self._add("seen")
             return True
@@ -354,10 +354,11 @@ class Reconciler:
             raise _OutOfTime
 
 
-def delivery_status(table: str | None, event_id: str) -> str | None:
-    """The idempotency record's status for ``event_id`` (lib/dedup.py's records): COMPLETED once archived
-    and published, INPROGRESS while a delivery is on it, NONE when no delivery finished (the record is
-    deleted when its run fails); None without an idempotency table. Read with powertools' own key."""
+def delivery_status(table: str | None, product: str, event_id: str) -> str | None:
+    """The idempotency record's status of the event (lib/dedup.py's records, keyed as lib/dedup keys them: the
+    event's product and event_id; the integration tests hold the two together): COMPLETED once archived and
+    published, INPROGRESS while a delivery is on it, NONE when no delivery finished (the record is deleted
+    when its run fails); None without an idempotency table. Read with powertools' own key derivation."""
     if not table:
         return None
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
@@ -366,9 +367,9 @@ def delivery_status(table: str | None, event_id: str) -> str | None:
     from lib.dedup import KEY_PREFIX
 
     persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=aws.client("dynamodb"))
-    persistence.configure(IdempotencyConfig(event_key_jmespath="event_id"), key_prefix=KEY_PREFIX)
+    persistence.configure(IdempotencyConfig(event_key_jmespath="[product, event_id]"), key_prefix=KEY_PREFIX)
     try:
-        record = persistence.get_record({"event_id": event_id})
+        record = persistence.get_record({"product": product, "event_id": event_id})
     except IdempotencyItemNotFoundError:
         return "NONE"
     if record is None:
