@@ -421,6 +421,8 @@ def test_mps_and_cme_tasks_are_recovered(aws: Aws, tencent: Tencent, monkeypatch
     assert json.loads(aws.objects()[key])["VideoExportCompletedEvent"] == export
     (mps_list,) = [c for c in tencent.mps.calls if c.action == "DescribeTasks"]
     assert mps_list.params["Status"] == "FINISH" and {"StartTime", "EndTime"} <= set(mps_list.params)
+    again = _reconcile()
+    assert (again["recovered"], again["seen"], again["unmapped"]) == (0, 2, 1)
 
 
 def test_an_unmapped_task_type_is_counted_and_logged(aws: Aws, tencent: Tencent,
@@ -439,6 +441,14 @@ def test_without_a_ledger_table_reconcile_refuses_to_start(aws: Aws, monkeypatch
     monkeypatch.delenv("LEDGER_TABLE", raising=False)
     get_settings.cache_clear()
     with pytest.raises(ConfigError, match="LEDGER_TABLE"):
+        _reconcile()
+
+
+def test_cme_without_a_platform_refuses_to_start(aws: Aws, ledger_table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECONCILE_PRODUCTS", "cme")
+    monkeypatch.delenv("CME_PLATFORM", raising=False)
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match="CME_PLATFORM"):
         _reconcile()
 
 
