@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install test test-runtime deploy-local remove-local lint typecheck unit package package-size events demo serve schemas bench audit lock clean
+.PHONY: install test test-runtime deploy-local remove-local lint typecheck unit package package-size events demo serve schemas bench audit lock clean docs cli-docs
 
 # The Lambda runtime's Python (serverless.yml: runtime python3.12), found as plugins/artifact.js finds it:
 # RUNTIME_PYTHON if set, else python3.12 on PATH, else pyenv's, else /usr/local/bin or /usr/bin.
@@ -38,8 +38,17 @@ lint: install  ## ruff + mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint  ## the whole suite: lint, types, unit, integration, packaging
+test: lint docs  ## the whole suite: lint, types, the docs, unit, integration, packaging
 	$(BIN)/pytest
+
+# The documentation site (docs/, mkdocs.yml) into site/ (git-ignored). --strict: a broken link or anchor, a
+# page left out of the nav, any warning fails the build. Nothing in it needs the network.
+docs: install  ## the docs site into site/ (mkdocs build --strict), and the README's own links
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site  # (no banner about MkDocs 2)
+	$(BIN)/python scripts/check_links.py README.md
+
+cli-docs: install  ## regenerate docs/reference/cli.md from the mediahook parser (a test fails while it is stale)
+	$(BIN)/python scripts/cli_reference.py
 
 # The suite (less what builds or starts the packaged stack) on the deployed runtime's CPython, in its own
 # virtualenv from the same lock file. .ci/run runs it after `make test`.
@@ -83,7 +92,7 @@ events: install  ## regenerate events/ from tests/samples/
 	$(BIN)/python scripts/build_events.py
 
 clean:
-	rm -rf .serverless .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .serverless .pytest_cache .mypy_cache .ruff_cache site
 
 audit: install  ## pip-audit over requirements-dev.lock (needs PyPI's vulnerability service or OSV; says so if unreachable)
 	$(BIN)/python scripts/audit.py

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lib import api, dedup
-from lib.observability import counting, logger, metrics, traced
+from lib.observability import REDUNDANT_CONTEXT_KEYS, counting, logger, metrics, traced
 from lib.settings import get_settings
 from lib.snapstart import register_restore_hooks
 
@@ -25,6 +25,7 @@ def entry_point(work: Handler) -> Handler:
     @traced
     @functools.wraps(work)
     def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        logger.remove_keys(REDUNDANT_CONTEXT_KEYS)
         dedup.register_context(context)
         with counting():
             return work(event, context)

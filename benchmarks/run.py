@@ -13,7 +13,9 @@ noise. Each figure sits next to the baseline it is judged against, measured in t
 3. pull throughput: draining events from the local fake VOD API, 30 ms added to every Tencent call and
    every AWS call, vs a naive sequential pull-process-confirm loop;
 4. package size: the zipped deployment artifact;
-5. the ledger: the callback with LEDGER_TABLE next to the callback without it, 20 ms added to every (in-memory)
+5. a flood of forged requests in one sandbox: AWS calls made and log lines written, with the refusal log
+   budget and without it;
+6. the ledger: the callback with LEDGER_TABLE next to the callback without it, 20 ms added to every (in-memory)
    AWS call, in the same run; and the ledger's DynamoDB writes per event over every sample.
 """
 
@@ -185,7 +187,37 @@ def pull_throughput(events: int, naive_events: int, latency: float) -> dict[str,
     return data
 
 
-# --------------------------------------------------------------------------- 5. the ledger
+# --------------------------------------------------------------------------- 5. a flood of forged requests
+
+
+def flood(requests: int) -> dict[str, Any]:
+    """One sandbox (a child process) refuses ``requests`` forged requests; its stdout and stderr are what
+    CloudWatch Logs would bill. Measured with the default budget and, for comparison, with no budget."""
+    results: dict[str, Any] = {"requests": requests}
+    for label, budget in (("budget", None), ("unbudgeted", str(requests))):
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+            target = out.name
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+        env |= {"ARCHIVE_BUCKET": "bench-archive", "EVENTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+                "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "VOD_SIGN_KEYS": "benchvodkey",
+                "MPS_NOTIFY_KEYS": "benchmpskey", "CALLBACK_TOKENS": "bench-token",
+                "POWERTOOLS_SERVICE_NAME": "mediahook", "POWERTOOLS_METRICS_NAMESPACE": "Mediahook"}
+        if budget:
+            env["REFUSAL_LOG_PER_MINUTE"] = budget
+        child = subprocess.run([sys.executable, "-m", "benchmarks._flood", target, str(requests)], cwd=ROOT,
+                               env=env, capture_output=True, text=True, check=True, timeout=600)
+        counted: dict[str, Any] = json.loads(Path(target).read_text())
+        Path(target).unlink()
+        lines = child.stdout.splitlines() + child.stderr.splitlines()
+        emf = [line for line in lines if line.startswith('{"_aws"')]
+        other = [line for line in lines if not line.startswith('{"_aws"')]
+        results[label] = {**counted, "log_lines": len(other), "log_bytes": sum(len(line) + 1 for line in other),
+                          "emf_lines": len(emf), "emf_bytes": sum(len(line) + 1 for line in emf)}
+    return results
+
+
+# --------------------------------------------------------------------------- 6. the ledger
 
 
 def ledger_cost(events: int, latency: float) -> dict[str, Any]:
@@ -259,6 +291,14 @@ def table(results: dict[str, Any]) -> str:
         rows.append((f"  ledger writes per event, every sample (first / again; max {w['max']})",
                      f"{w['first_mean']} / {w['again_mean']} WRU", f"USD {usd['first']} / {usd['again']} per M events",
                      "", f"at USD {usd['price_usd_per_million_writes']}/M WRU", ""))
+    if "flood" in results:
+        f = results["flood"]
+        b, u = f["budget"], f["unbudgeted"]
+        rows.append((f"{f['requests']} forged requests, one sandbox: AWS calls, log lines besides EMF",
+                     f"{b['aws_calls']} calls, {b['log_lines']} lines", f"{u['log_lines']} lines (no budget)", "",
+                     "0 calls, < 40 lines", "yes" if b["aws_calls"] == 0 and b["log_lines"] < 40 else "NO"))
+        rows.append(("  their log bytes (EMF: the Rejections metric, one line per invocation)",
+                     f"{b['log_bytes']} B", f"{u['log_bytes']} B (no budget)", "", "", ""))
     if "package" in results:
         k = results["package"]
         rows.append(("deployment package", f"{k['zipped_mb']} MB zipped", f"{k['unzipped_mb']} MB unzipped", "",
@@ -272,9 +312,9 @@ def table(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test of the harness)")
-    parser.add_argument("--only", nargs="*", choices=["cold_start", "warm", "pull", "package", "ledger"])
+    parser.add_argument("--only", nargs="*", choices=["cold_start", "warm", "pull", "flood", "package", "ledger"])
     args = parser.parse_args(argv)
-    only = set(args.only or ["cold_start", "warm", "pull", "package", "ledger"])
+    only = set(args.only or ["cold_start", "warm", "pull", "flood", "package", "ledger"])
     results: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                            "platform": platform.platform()}, "id": str(uuid.uuid4())}
@@ -287,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     if "pull" in only:
         results["pull"] = pull_throughput(events=320 if args.quick else 5000, naive_events=48 if args.quick else 320,
                                           latency=0.03)
+    if "flood" in only:
+        results["flood"] = flood(requests=1000)
     if "package" in only and artifact:
         results["package"] = package_size(artifact)
     if "ledger" in only:

@@ -1,10 +1,12 @@
-"""An example consumer of mediahook's notifications (README: Consuming notifications).
+"""An example consumer of mediahook's notifications (docs/consuming.md).
 
 An SQS queue is subscribed to the events topic with raw message delivery and the filter policy below:
 only failed VOD events reach it. This Lambda function reads the queue: each message is parsed with the
-model mediahook publishes (``lib.notification.Notification``) and handled once per CloudEvent id, with
-powertools idempotency on the consumer's own DynamoDB table. A notification sent twice (a delivery
-retried after a partial failure, a replay) has the same id, so it is handled once. A message that fails
+model mediahook publishes (``lib.notification.Notification``) and handled once per CloudEvent, with
+powertools idempotency on the consumer's own DynamoDB table keyed by ``source`` and ``id`` together (as
+CloudEvents defines an event's identity: one payload that VOD and MPS both send has one id and is two
+events). A notification sent twice (a delivery retried after a partial failure, a replay) has the same
+source and id, so it is handled once. A message that fails
 is reported back alone (partial batch failures) and comes back after the queue's visibility timeout.
 """
 
@@ -30,14 +32,15 @@ FILTER_POLICY = {"product": ["vod"], "succeeded": ["false"], "synthetic": [{"exi
 
 logger = Logger(service="mediahook-consumer")
 processor = BatchProcessor(event_type=EventType.SQS)
-config = IdempotencyConfig(event_key_jmespath="id")  # the CloudEvent id: mediahook's event_id
+# The CloudEvent's identity: its source (tencentcloud/{product}) with its id (mediahook's event_id).
+config = IdempotencyConfig(event_key_jmespath="[source, id]")
 persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("CONSUMER_TABLE", "mediahook-consumer"))
 
 
 @idempotent_function(data_keyword_argument="cloud_event", persistence_store=persistence,  # type: ignore[untyped-decorator]
                      config=config)
 def handle(cloud_event: dict[str, Any]) -> dict[str, Any]:
-    """Runs once per CloudEvent id. Here: say which task failed and why; yours: retry it, open a ticket..."""
+    """Runs once per CloudEvent (source + id). Here: say which task failed and why; yours: retry it, open a ticket..."""
     note = Notification.model_validate(cloud_event)
     logger.warning("VOD task failed", extra={"task_id": note.data.task_id, "event_type": note.data.event_type,
                                              "error_code": note.data.error_code, "archive": note.data.archive.key})

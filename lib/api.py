@@ -3,7 +3,7 @@
 The three event shapes are AWS's documented Lambda proxy formats; reading them takes a few lines, so this
 module does it itself rather than load powertools' event handler, whose package brings every resolver
 (AppSync, Bedrock, VPC Lattice...) and asyncio to the cold start: about 50 ms of a callback's first
-event on python3.12 (README: Performance). The routes are two paths, POST only; everything else gets
+event on python3.12 (docs/performance.md). The routes are two paths, POST only; everything else gets
 the contract's 404/405. ``receive`` does the work and is plain Python (bytes in, status and body out), so
 the same code serves every gateway flavour and the tests.
 """
@@ -21,10 +21,11 @@ from typing import Any
 from lib import auth
 from lib.errors import DeliveryError, InvalidJson, MethodNotAllowed
 from lib.intake import RawEvent, read_events, split_delivery
-from lib.observability import count, logger
+from lib.observability import logger
 from lib.pipeline import process_all
+from lib.refusals import DEFAULT_BUDGET, refusals
 from lib.routing import candidate_products
-from lib.settings import Settings, get_settings
+from lib.settings import ConfigError, Settings, get_settings
 
 RETRY_AFTER_SECONDS = "5"
 
@@ -82,21 +83,29 @@ def receive(raw: bytes, *, pinned: str | None = None, query: Mapping[str, str] |
             events = verify.check(events, query=query, settings=settings)
         outcomes = process_all(events, delivery="push", settings=settings)
     except DeliveryError as err:
-        _record_rejection(err)
+        _record_rejection(err, settings.refusal_log_per_minute)
         return err.status, err.body()
     return 200, {"ok": True, "results": [o.as_result() for o in outcomes]}
 
 
-def _record_rejection(err: DeliveryError) -> None:
+def _log_budget() -> int:
+    """REFUSAL_LOG_PER_MINUTE, for the refusals made before a delivery's settings are at hand (404, 405)."""
+    try:
+        return get_settings().refusal_log_per_minute
+    except ConfigError:
+        return DEFAULT_BUDGET  # the delivery itself will fail on the configuration, loudly
+
+
+def _record_rejection(err: DeliveryError, budget: int | None = None) -> None:
+    """A refusal (4xx) is counted and, within the sandbox's log budget, logged (lib/refusals.py); a 5xx
+    is always logged: it is ours to fix, and the sender retries it."""
     if err.code == "in_progress":
         logger.warning("another copy of this event is in flight; asked the sender to retry")
         return
     if err.status >= 500:
         logger.error("delivery failed", extra={"error_code": err.code})
         return
-    reason = getattr(err, "reason", err.code)
-    count("Rejections", reason=reason)
-    logger.warning("delivery rejected", extra={"status": err.status, "error_code": err.code, "reason": reason})
+    refusals.refused(err.status, getattr(err, "reason", err.code), _log_budget() if budget is None else budget)
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,7 @@ def route(request: HttpRequest) -> tuple[int, dict[str, Any], dict[str, str]]:
     """POST /callback and /callback/{product} deliver; other methods there get 405; other paths 404."""
     match = _CALLBACK.match(request.path)
     if match is None:
+        refusals.refused(404, "not_found", _log_budget())
         return 404, {"ok": False, "error": {"code": "not_found", "message": "use POST /callback", "details": []}}, {}
     if request.method != "POST":
         return _method_not_allowed()
@@ -174,6 +184,7 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda proxy response for one HTTP invocation."""
     request = request_of(event)
     status, body, extra_headers = route(request)
+    refusals.summarize_if_due()  # a flood that stopped still gets its last minute's summary line
     headers = {**extra_headers, "Content-Type": "application/json"}
     response: dict[str, Any] = {"statusCode": status, "isBase64Encoded": False,
                                 "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),

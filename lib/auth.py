@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib.errors import Unauthenticated
+from lib.secret_store import secret_from
 from lib.settings import Settings, split_csv
 
 
@@ -36,17 +37,6 @@ class Secrets:
         if self.callback_tokens:
             return True
         return bool(self.vod_sign_keys if product == "vod" else self.mps_notify_keys if product == "mps" else ())
-
-
-def secret_from(value: str | None, param: str | None, ttl: int) -> str | None:
-    """A secret given directly (environment) or by SSM parameter name (cached ``ttl`` seconds)."""
-    if value:
-        return value
-    if param:
-        from aws_lambda_powertools.utilities import parameters  # only deployments that use SSM pay for it
-
-        return str(parameters.get_parameter(param, decrypt=True, max_age=ttl))
-    return None
 
 
 def _from_ssm(name: str | None, ttl: int) -> tuple[str, ...]:

@@ -1,7 +1,11 @@
-"""Exactly-once effects: powertools idempotency keyed by ``event_id``, persisted in DynamoDB.
+"""Exactly-once effects: powertools idempotency keyed by the event's identity, persisted in DynamoDB.
+
+An event's identity is its product with its ``event_id``, as CloudEvents defines uniqueness (``source``
+and ``id`` together): one body delivered as VOD and as MPS (a VTS payload both products send) is two
+events, each archived and published under its own product.
 
 Tencent's push deliveries carry no id and arrive more than once (retries, ``TasksNotifyMode=Change``,
-a pushed and a pulled copy). The archive-and-publish step runs at most once per ``event_id``:
+a pushed and a pulled copy). The archive-and-publish step runs at most once per (product, ``event_id``):
 
 * a copy that arrives after the first completed gets the stored result back, marked duplicate;
 * a copy that arrives while the first is in flight gets ``InProgress`` (503, retry later);
@@ -59,7 +63,7 @@ def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
 @functools.cache
 def _runner(table: str, effects: Effects) -> Effects:
     config = IdempotencyConfig(
-        event_key_jmespath="event_id",
+        event_key_jmespath="[product, event_id]",
         raise_on_no_idempotency_key=True,
         expires_after_seconds=RECORD_TTL_SECONDS,
         response_hook=_mark_duplicate,
@@ -78,7 +82,8 @@ def _runner(table: str, effects: Effects) -> Effects:
         if _context is not None:
             config.register_lambda_context(_context)
         done: dict[str, Any] = {}
-        key = {"event_id": kwargs["event"].event_id}
+        event = kwargs["event"]
+        key = {"product": event.product, "event_id": event.event_id}
         try:
             return run(key=key, done=done, **kwargs)
         except (IdempotencyPersistenceLayerError, IdempotencyPersistenceConnectionError):
@@ -93,7 +98,7 @@ def _runner(table: str, effects: Effects) -> Effects:
             except Exception:  # noqa: BLE001 - still failing: acknowledged, with a warning to act on
                 logger.warning("event archived and published, but its idempotency record could not be "
                                "completed; a copy delivered after the record expires would be published again",
-                               extra={"event_id": key["event_id"]})
+                               extra={"event_id": key["event_id"], "product": key["product"]})
             return result
 
     return call

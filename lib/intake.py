@@ -58,6 +58,11 @@ class InboundEvent:
         return f"tencentcloud/{self.product}"
 
     @property
+    def identity(self) -> tuple[str, str]:
+        """What makes two copies one event: the product (the CloudEvent's source) and the event_id."""
+        return self.product, self.event_id
+
+    @property
     def synthetic(self) -> bool:
         """A smoke check's event (``mediahook smoke``), not Tencent's: marked so consumers can skip it."""
         marker = self.document.get(SYNTHETIC_FIELD)

@@ -9,7 +9,7 @@ JSON Schema (scripts/asyncapi.py), and consumers parse it with them::
     if note.data.succeeded is False: ...
 
 Fields that do not apply are null (lists: empty). Unknown fields are ignored, so a consumer keeps
-working when a later version adds one (additions are listed in the README's changelog).
+working when a later version adds one (additions are listed in the changelog, docs/changelog.md).
 """
 
 from __future__ import annotations

@@ -32,8 +32,11 @@ logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 logging._srcfile = None  # the documented switch for "current filename and line number"
 
 # cast: powertools annotates json_deserializer as returning str, though it returns the decoded value.
-logger = Logger(service=SERVICE, json_deserializer=cast(Any, _json_or_text))
-logger.remove_keys(["location"])
+# location=None leaves the key out for good (remove_keys is undone by inject_lambda_context's clear_state).
+logger = Logger(service=SERVICE, location=None, json_deserializer=cast(Any, _json_or_text))
+# Of the keys inject_lambda_context adds, these two repeat on every line what the log group already says
+# (whose function) and the platform's REPORT line (its memory): about 110 bytes a line, billed per GB.
+REDUNDANT_CONTEXT_KEYS = ["function_arn", "function_memory_size"]
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 AnyHandler = TypeVar("AnyHandler", bound=Callable[..., Any])

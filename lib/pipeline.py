@@ -173,29 +173,29 @@ def process_all(events: list[InboundEvent], *, delivery: Delivery, settings: Set
     bus, a batch runs in windows of up to ten events side by side, so that their entries share PutEvents
     calls; otherwise one after the other."""
     received_at = datetime.now(UTC)
-    first_copies: dict[str, InboundEvent] = {}
+    first_copies: dict[tuple[str, str], InboundEvent] = {}
     for event in events:
-        first_copies.setdefault(event.event_id, event)
+        first_copies.setdefault(event.identity, event)
     unique = list(first_copies.values())  # the first copy of each event, in delivery order
     if settings.event_bus_name and len(unique) > 1:
         done = _process_in_windows(unique, delivery=delivery, settings=settings, received_at=received_at)
     else:
-        done = {e.event_id: process(e, delivery=delivery, settings=settings, received_at=received_at) for e in unique}
+        done = {e.identity: process(e, delivery=delivery, settings=settings, received_at=received_at) for e in unique}
     outcomes, seen = [], set()
     for event in events:
-        first = done[event.event_id]
-        repeated = event.event_id in seen
-        seen.add(event.event_id)
+        first = done[event.identity]
+        repeated = event.identity in seen
+        seen.add(event.identity)
         outcomes.append(Outcome(first.event_id, first.product, first.event_type, True, first.archive_key,
                                 first.state_change) if repeated else first)
     return outcomes
 
 
 def _process_in_windows(events: list[InboundEvent], *, delivery: Delivery, settings: Settings,
-                        received_at: datetime) -> dict[str, Outcome]:
+                        received_at: datetime) -> dict[tuple[str, str], Outcome]:
     from lib.eventbridge import MAX_ENTRIES, Window
 
-    done: dict[str, Outcome] = {}
+    done: dict[tuple[str, str], Outcome] = {}
     for start in range(0, len(events), MAX_ENTRIES):
         chunk = events[start:start + MAX_ENTRIES]
         window = Window(len(chunk), lambda: aws.client("events"))
@@ -209,5 +209,5 @@ def _process_in_windows(events: list[InboundEvent], *, delivery: Delivery, setti
         failures = [error for error in (f.exception() for f in futures) if error is not None]
         if failures:  # every event of the window has finished; raised as the one-by-one path raises it
             raise failures[0]
-        done.update({e.event_id: f.result() for e, f in zip(chunk, futures, strict=True)})
+        done.update({e.identity: f.result() for e, f in zip(chunk, futures, strict=True)})
     return done

@@ -478,7 +478,7 @@ def parse_verify_patterns(text: str) -> tuple[str, ...]:
         if not any(confirmable(r.product, r.event_type) for r in matched):
             names = ", ".join(f"{r.product}.{r.event_type}" for r in matched) or "no known EventType"
             raise ValueError(f"pattern {pattern!r} matches {names}, which Tencent's API cannot confirm "
-                             "(README: Verifying events with Tencent lists the types that can)")
+                             "(docs/security.md: Verifying events with Tencent lists the types that can)")
     return patterns
 
 

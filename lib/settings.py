@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lib.routing import TopicRule, parse_topic_rules, parse_verify_patterns
+from lib.secret_store import secret_from
 
 
 class ConfigError(RuntimeError):
@@ -75,6 +76,9 @@ class Settings(EnvSettings):
     auth_clock_skew_seconds: int = Field(default=300, ge=0)
     auth_max_lifetime_seconds: int = Field(default=3600, ge=60)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # Refusals (4xx) logged one by one per sandbox and minute; the rest are counted and summarised once a
+    # minute (lib/refusals.py): a flood of forged requests must not also fill CloudWatch Logs.
+    refusal_log_per_minute: int = Field(default=20, ge=0)
 
     VERBATIM: ClassVar[frozenset[str]] = frozenset({"archive_prefix"})  # a key prefix is taken as given
 
@@ -119,8 +123,6 @@ class TencentCredentialSettings(EnvSettings):
 
     def tencent_credentials(self, cache_seconds: int) -> tuple[str, str, str | None]:
         """(secret id, secret key, session token), from the environment or SSM."""
-        from lib.auth import secret_from
-
         secret_id = secret_from(self.tencentcloud_secret_id, self.tencentcloud_secret_id_param, cache_seconds)
         secret_key = secret_from(self.tencentcloud_secret_key, self.tencentcloud_secret_key_param, cache_seconds)
         token = secret_from(self.tencentcloud_session_token, self.tencentcloud_session_token_param, cache_seconds)

@@ -166,9 +166,9 @@ class Stack:
             sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
 
-    def notifications(self) -> dict[str, dict[str, Any]]:
-        """The CloudEvents received so far, by event id."""
-        return {cloud_event["id"]: cloud_event for cloud_event in self.received()}
+    def notifications(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """The CloudEvents received so far, by (source, id): a CloudEvent's identity is both together."""
+        return {(cloud_event["source"], cloud_event["id"]): cloud_event for cloud_event in self.received()}
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -210,6 +210,7 @@ class Row:
     expected: int
     status: int
     event_id: str = ""
+    product: str = ""
     archive_key: str = ""
     notified: str = ""
     note: str = ""
@@ -249,7 +250,7 @@ def run_demo(stack: Stack, show_progress: bool = True) -> list[Row]:
         row = Row(name, expected, status)
         if status == 200 and response.get("results"):
             result = response["results"][0]
-            row.event_id = result["event_id"]
+            row.event_id, row.product = result["event_id"], result["product"]
             row.note = "duplicate" if result["duplicate"] else ""
         elif "error" in response:
             row.note = response["error"]["code"]
@@ -260,7 +261,7 @@ def run_demo(stack: Stack, show_progress: bool = True) -> list[Row]:
     notes = stack.notifications()
     for row in rows:
         if row.event_id:
-            cloud_event = notes.get(row.event_id)
+            cloud_event = notes.get((f"tencentcloud/{row.product}", row.event_id))
             row.notified = "yes" if cloud_event else ("(earlier)" if row.note == "duplicate" else "NO")
             row.archive_key = cloud_event["data"]["archive"]["key"] if cloud_event else ""
             if cloud_event and cloud_event["data"].get("state_change") and not row.note:
@@ -279,7 +280,7 @@ def print_table(rows: list[Row], out: Any = None) -> None:
             detail = f"{row.archive_key} ({row.note})"
         out.write(f"{row.name[:62]:<62} {row.status:>6}  {row.event_id[:12]:<14} {row.notified:<9} {detail}{mark}\n")
     ok = sum(r.status == r.expected for r in rows)
-    archived = len({r.event_id for r in rows if r.archive_key})
+    archived = len({(r.product, r.event_id) for r in rows if r.archive_key})
     out.write(f"\n{ok}/{len(rows)} deliveries answered as expected; {archived} events archived and published; "
               f"{sum(1 for r in rows if r.expected >= 400)} bad deliveries refused, nothing written for them.\n")
 

@@ -95,7 +95,7 @@ def build() -> dict[str, Any]:
     spec: dict[str, Any] = json.loads(resolver.get_openapi_json_schema(
         title="mediahook callback API", version="1.0.0",
         description="Tencent Cloud media event notifications (VOD, CME, MPS) in; an archived object and a "
-                    "CloudEvent out. See README: the public contract."))
+                    "CloudEvent out. See docs/contract.md: the public contract."))
     token = {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
              "description": "Shared secret for deliveries without a signature (CALLBACK_TOKENS)."}
     sub_app = {"name": "subAppId", "in": "query", "required": False, "schema": {"type": "string"},

@@ -59,3 +59,28 @@ def test_the_consumer_gets_only_failed_vod_events_and_handles_each_once(
     assert result == {"batchItemFailures": []}
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "VOD task failed" in line]
     assert [(line["task_id"], line["error_code"]) for line in logged] == [("1256768367-Procedure-broken", 40000)]
+
+
+def test_the_consumer_dedupes_on_source_and_id_together(aws: Aws, context: LambdaContext,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One payload sent by VOD and by MPS has one id and is two events: the consumer handles each once."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(TableName="consumer-dedup-2", BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    monkeypatch.setenv("CONSUMER_TABLE", "consumer-dedup-2")
+    consumer = importlib.reload(importlib.import_module("examples.consumer"))
+    consumer.config.register_lambda_context(context)
+    body = _failed("1256768367-Procedure-both")
+    for product in ("vod", "mps"):
+        event = load_event("vod/ProcedureStateChanged.json")
+        response = handler.callback({**event, "body": body, "rawPath": f"/callback/{product}"}, context)
+        assert response["statusCode"] == 200, response["body"]
+    cloud_events = [m["cloudevent"] for m in aws.messages()]
+    assert sorted(e["source"] for e in cloud_events) == ["tencentcloud/mps", "tencentcloud/vod"]
+    assert len({e["id"] for e in cloud_events}) == 1
+    handled: list[str] = []
+    monkeypatch.setattr(consumer.logger, "warning", lambda message, **kwargs: handled.append(message))
+    for cloud_event in [*cloud_events, *cloud_events]:  # each delivered twice
+        consumer.handle(cloud_event=cloud_event)
+    assert handled == ["VOD task failed", "VOD task failed"]  # two events, each handled once

@@ -1,4 +1,4 @@
-"""A repeated delivery changes nothing twice: powertools idempotency on DynamoDB (moto), keyed by event_id."""
+"""A repeated delivery changes nothing twice: powertools idempotency on DynamoDB (moto), keyed by product + event_id."""
 
 from __future__ import annotations
 
@@ -43,6 +43,37 @@ def test_a_pulled_copy_of_a_pushed_event_is_a_duplicate(aws: Aws, idempotency_ta
     result = response_json(handler.callback(http_event(json.dumps(pulled)), context))["results"][0]
     assert result["duplicate"] is True
     assert len(aws.objects()) == 1 and len(aws.messages()) == 1
+
+
+def test_one_body_sent_as_vod_and_as_mps_is_two_events(aws: Aws, idempotency_table: str,
+                                                       context: LambdaContext) -> None:
+    """CloudEvents: an event is its source and id together. A VTS payload both products send has one
+    event_id, and is still one VOD event and one MPS event: each archived under its own product."""
+    body = load_event("vod/ProcedureStateChanged.json")["body"]
+    vod = response_json(handler.callback(http_event(body, path="/callback/vod"), context))["results"][0]
+    mps = response_json(handler.callback(http_event(body, path="/callback/mps"), context))["results"][0]
+    assert vod["event_id"] == mps["event_id"]
+    assert (vod["duplicate"], mps["duplicate"]) == (False, False)
+    assert vod["archive_key"].startswith("vod/") and mps["archive_key"].startswith("mps/")
+    assert set(aws.objects()) == {vod["archive_key"], mps["archive_key"]}
+    assert sorted(m["cloudevent"]["source"] for m in aws.messages()) == ["tencentcloud/mps",
+                                                                            "tencentcloud/vod"]
+    again = response_json(handler.callback(http_event(body, path="/callback/mps"), context))["results"][0]
+    assert again["duplicate"] is True and again["archive_key"] == mps["archive_key"]  # its own record
+    assert len(aws.messages()) == 2
+
+
+def test_one_delivery_holding_a_vod_and_an_mps_copy_processes_both(aws: Aws, idempotency_table: str) -> None:
+    from lib.intake import read_events, split_delivery
+    from lib.pipeline import process_all
+    from lib.settings import get_settings
+
+    body = load_event("vod/ProcedureStateChanged.json")["body"].encode()
+    vod = read_events(split_delivery(body, pinned="vod", max_bytes=1 << 20), pinned="vod")
+    mps = read_events(split_delivery(body, pinned="mps", max_bytes=1 << 20), pinned="mps")
+    outcomes = process_all([*vod, *mps, *vod], delivery="push", settings=get_settings())
+    assert [(o.product, o.duplicate) for o in outcomes] == [("vod", False), ("mps", False), ("vod", True)]
+    assert len(aws.objects()) == 2 and len(aws.messages()) == 2
 
 
 def test_fifty_events_three_times_from_concurrent_threads(aws: Aws, idempotency_table: str,

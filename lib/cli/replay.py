@@ -1,0 +1,102 @@
+"""``mediahook replay --from DATE --to DATE [--type PATTERN] [--dry-run]``: re-publish archived events from S3,
+with their original ``event_id``s, so consumers can dedupe."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any, get_args
+
+from lib.cli.common import Command, progress
+
+ARCHIVE_KEY = re.compile(
+    r"^(?P<product>vod|cme|mps)/(?P<unknown>_unknown/)?(?P<type>[A-Za-z][\w.\-]*)/"
+    r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<event_id>[0-9a-f]{64})\.json$")
+
+
+def archived_keys(s3: Any, bucket: str, prefix: str, start: date, end: date, pattern: str) -> list[str]:
+    """Archive keys received between ``start`` and ``end`` (inclusive) whose ``product.EventType`` matches."""
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            match = ARCHIVE_KEY.match(item["Key"][len(prefix):])
+            if not match:
+                continue  # _dead/ letters and foreign objects are not replayed
+            day = date(int(match["y"]), int(match["m"]), int(match["d"]))
+            if start <= day <= end and fnmatch.fnmatchcase(f"{match['product']}.{match['type']}", pattern):
+                keys.append(item["Key"])
+    return sorted(keys)
+
+
+def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: Any,
+           dry_run: bool = False, show_progress: bool = True) -> int:
+    """Re-publish archived events with their original ids, receipt times and delivery kinds, to every
+    configured target (the SNS topic and ROUTES topics, the EventBridge bus)."""
+    from lib.archive import ArchivedObject
+    from lib.intake import read_event
+    from lib.notification import Delivery
+    from lib.pipeline import notify
+
+    keys = list(keys)
+    for index, key in enumerate(keys, 1):
+        match = ARCHIVE_KEY.match(key[len(prefix):])
+        assert match is not None
+        obj = s3.get_object(Bucket=bucket, Key=key)
+        body, meta = obj["Body"].read(), obj.get("Metadata", {})
+        event = read_event(json.loads(body), pinned=match["product"], body=body)
+        if event.event_id != match["event_id"]:
+            print(f"SKIP {key}: its body does not hash to its event_id", file=sys.stderr)
+            continue
+        if not dry_run:
+            delivery = meta.get("delivery", "push")
+            notify(event, ArchivedObject(bucket, key, created=False),
+                   delivery=delivery if delivery in get_args(Delivery) else "push",
+                   received_at=meta.get("received-at") or datetime.now(UTC).isoformat(), settings=settings)
+        if show_progress:
+            progress(index, len(keys), match["type"])
+    return len(keys)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="date_from", metavar="DATE", required=True, type=date.fromisoformat,
+                        help="the first day, YYYY-MM-DD (UTC, the archive key's date)")
+    parser.add_argument("--to", dest="date_to", metavar="DATE", required=True, type=date.fromisoformat,
+                        help="the last day, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--type", default="*", help="glob on product.EventType, e.g. 'vod.Procedure*'")
+    parser.add_argument("--bucket", help="defaults to ARCHIVE_BUCKET")
+    parser.add_argument("--dry-run", action="store_true", help="list what would be published")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lib import aws
+    from lib.settings import get_settings
+
+    settings = get_settings()
+    bucket = args.bucket or settings.archive_bucket
+    s3 = aws.client("s3")
+    keys = archived_keys(s3, bucket, settings.archive_prefix, args.date_from, args.date_to, args.type)
+    print(f"{len(keys)} archived events from {args.date_from} to {args.date_to} match {args.type!r}"
+          + (" (dry run: nothing is published)" if args.dry_run else ""))
+    if args.dry_run:
+        for key in keys:
+            print(f"  would publish {key}")
+        return 0
+    replay(keys, s3=s3, bucket=bucket, prefix=settings.archive_prefix, settings=settings,
+           show_progress=not args.quiet)
+    print(f"re-published {len(keys)} events")
+    return 0
+
+
+COMMAND = Command(
+    "replay", help="re-publish archived events (same event_ids)",
+    description="Re-publish the events archived between --from and --to (inclusive, by the archive key's "
+                "date) whose product.EventType matches --type, with their original event_id, receipt time and "
+                "delivery kind, to every configured target. Reads the stage's settings from the environment "
+                "(ARCHIVE_BUCKET, ARCHIVE_PREFIX, the topics and bus). _dead/ letters are not replayed.",
+    configure=configure, run=run)
