@@ -238,3 +238,13 @@ def test_the_event_bus_parameter(bus_templates: dict[str, Path], setting: str, e
         statements = _evaluate(role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"], conditions)
         granted = [s["Resource"] for s in statements if s["Action"] == "events:PutEvents"]
         assert granted == ([] if put_events_on is None else [put_events_on])  # that bus only, or nothing
+
+
+def test_the_dead_events_alarm_watches_every_product_that_dead_letters(packaged: Path) -> None:
+    """VOD pull and MPS through TDMQ-CMQ both dead-letter poison events (lib/pipeline.dead_letter)."""
+    template = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
+    alarm = template["Resources"]["DeadEventsAlarm"]["Properties"]
+    watched = {d["Value"] for m in alarm["Metrics"] if "MetricStat" in m
+               for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "product"}
+    assert watched == {"vod", "mps"}
+    assert [m["Expression"] for m in alarm["Metrics"] if m.get("ReturnData")] == ["SUM([vod, mps])"]

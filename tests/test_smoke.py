@@ -77,7 +77,7 @@ def test_python_dash_m_still_works() -> None:
 
 
 def test_synthetic_events_can_be_filtered_out_by_consumers(stack: Stack) -> None:
-    """A consumer's filter policy that leaves synthetic events out (README: Smoke check)."""
+    """A consumer's filter policy that leaves synthetic events out (docs/deploying.md, "After a deploy: the smoke check")."""
     sns, sqs = stack.clients("sns"), stack.clients("sqs")
     queue = sqs.create_queue(QueueName="consumer-no-synthetic")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
