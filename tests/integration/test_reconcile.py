@@ -57,8 +57,9 @@ def _procedure(task_id: str, *, finished_ago: float | None = 600.0, status: str 
     task = copy.deepcopy(PROCEDURE["ProcedureStateChangeEvent"])
     task["TaskId"], task["Status"] = task_id, status
     now = time.time()
-    answer = {"TaskType": "Procedure", "Status": status, "CreateTime": iso(now - 3000),
-              "BeginProcessTime": iso(now - 2900), "ProcedureTask": task}
+    started = now - max(3000.0, (finished_ago or 0.0) + 600)
+    answer = {"TaskType": "Procedure", "Status": status, "CreateTime": iso(started),
+              "BeginProcessTime": iso(started + 100), "ProcedureTask": task}
     answer["FinishTime"] = iso(now - finished_ago) if finished_ago is not None else "0000-00-00T00:00:00Z"
     return answer
 
@@ -150,6 +151,15 @@ def test_a_task_inside_the_grace_period_waits(aws: Aws, tencent: Tencent, monkey
     assert aws.messages() == []
 
     monkeypatch.setenv("RECONCILE_GRACE_SECONDS", "30")
+    assert _reconcile()["recovered"] == 1
+
+
+def test_a_task_older_than_the_lookback_is_not_listed(aws: Aws, tencent: Tencent,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """VOD answers DescribeTasks for 72 hours; the run asks for the lookback's window only."""
+    tencent.vod.add_task(_procedure("1500000001-Procedure-two-hours-ago-t0", finished_ago=7200), sub_app_id=SUB_APP)
+    assert _reconcile()["listed"] == 0
+    monkeypatch.setenv("RECONCILE_LOOKBACK_SECONDS", str(3 * 3600))
     assert _reconcile()["recovered"] == 1
 
 
