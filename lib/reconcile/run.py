@@ -359,6 +359,7 @@ def delivery_status(table: str | None, product: str, event_id: str) -> str | Non
     event's product and event_id; the integration tests hold the two together): COMPLETED once archived and
     published, INPROGRESS while a delivery is on it, NONE when no delivery finished (the record is deleted
     when its run fails); None without an idempotency table. Read with powertools' own key derivation."""
+    # TODO(dedup owner): expose this as lib.dedup.status(table, product, event_id) so the key is derived in one place.
     if not table:
         return None
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
