@@ -19,7 +19,7 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-from tests.fakes.memory_aws import MemoryS3, MemorySNS  # noqa: E402
+from tests.fakes.memory_aws import MemoryDynamoDB, MemoryS3, MemorySNS  # noqa: E402
 
 
 def use_memory_sinks(delay: float = 0.0, conditional: bool = True) -> tuple[MemoryS3, MemorySNS]:
@@ -31,3 +31,13 @@ def use_memory_sinks(delay: float = 0.0, conditional: bool = True) -> tuple[Memo
     sinks = {"s3": s3, "sns": sns}
     aws.client = lambda service: sinks[service]
     return s3, sns
+
+
+def use_memory_aws(delay: float = 0.0) -> tuple[MemoryS3, MemorySNS, MemoryDynamoDB]:
+    """Point lib.aws at in-memory S3, SNS and DynamoDB, ``delay`` seconds per call (a network round trip)."""
+    from lib import aws
+
+    s3, sns, dynamodb = MemoryS3(delay), MemorySNS(delay), MemoryDynamoDB(delay)
+    sinks = {"s3": s3, "sns": sns, "dynamodb": dynamodb}
+    aws.client = lambda service: sinks[service]
+    return s3, sns, dynamodb

@@ -14,7 +14,9 @@ noise. Each figure sits next to the baseline it is judged against, measured in t
    every AWS call, vs a naive sequential pull-process-confirm loop;
 4. package size: the zipped deployment artifact;
 5. a flood of forged requests in one sandbox: AWS calls made and log lines written, with the refusal log
-   budget and without it.
+   budget and without it;
+6. the ledger: the callback with LEDGER_TABLE next to the callback without it, 20 ms added to every (in-memory)
+   AWS call, in the same run; and the ledger's DynamoDB writes per event over every sample.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from benchmarks.common import ROOT, median
 
 RESULTS = ROOT / "benchmarks" / "results"
 TARGETS = {"cold_start_floor_ratio": 1.1, "warm_p50_ratio": 6.0, "pull_events_per_s": 300.0, "pull_speedup": 5.0,
-           "package_mb": 10.0}
+           "package_mb": 10.0, "ledger_ratio": 1.1}
+# DynamoDB on-demand, us-east-1, as priced since November 2024: USD per million write request units.
+ON_DEMAND_WRITE_USD_PER_MILLION = 0.625
 
 
 # --------------------------------------------------------------------------- 1. cold start
@@ -80,6 +84,11 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
             TableName="bench-idempotency", BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+        boto3.client("dynamodb", **creds).create_table(  # the ledger: on by default in the stack (LedgerTable)
+            TableName="bench-ledger", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
         task = {True: lambda_like.unpack(artifact, Path(tmp) / "task"),
                 False: lambda_like.unpack(artifact, Path(tmp) / "task-source", bytecode=False)}
         baselines = Path(tmp) / "baselines"  # the floor and bare modules, byte-compiled like the artifact
@@ -91,6 +100,7 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
                  "ARCHIVE_BUCKET": "bench-archive", "EVENTS_TOPIC_ARN": topic, "IDEMPOTENCY_TABLE": "bench-idempotency",
                  "CALLBACK_TOKENS": "local-demo-token", "POWERTOOLS_SERVICE_NAME": "mediahook",
                  "POWERTOOLS_METRICS_NAMESPACE": "Mediahook"}
+        ledger_extra = {**extra, "LEDGER_TABLE": "bench-ledger"}
         configs = {  # name: (task root, handler, extra path)
             "mediahook": (task[True], "handler.callback", []),
             "mediahook_source": (task[False], "handler.callback", []),
@@ -103,7 +113,8 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
         for n in range(runs + 1):  # run 0 warms the OS file cache; it is not counted
             event = _unique_event(template, n)
             for name, (root, handler, extra_path) in configs.items():
-                env = lambda_like.lambda_environment("mediahook-bench-callback", handler, root, runtime, extra)
+                env = lambda_like.lambda_environment("mediahook-bench-callback", handler, root, runtime,
+                                                     ledger_extra if name.startswith("mediahook") else extra)
                 recorded = lambda_like.invoke(python, root, runtime, handler, [event], env, extra_path=extra_path)
                 assert recorded["responses"][0]["statusCode"] == 200, recorded["responses"]
                 compiled[name] = len(recorded["compiled_from_source"])
@@ -206,6 +217,27 @@ def flood(requests: int) -> dict[str, Any]:
     return results
 
 
+# --------------------------------------------------------------------------- 6. the ledger
+
+
+def ledger_cost(events: int, latency: float) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+        target = out.name
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env |= {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "mediahook",
+            "POWERTOOLS_METRICS_NAMESPACE": "Mediahook", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    subprocess.run([sys.executable, "-m", "benchmarks._ledger", target, str(events), str(latency)], cwd=ROOT, env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=1200)
+    data: dict[str, Any] = json.loads(Path(target).read_text())
+    Path(target).unlink()
+    writes = data["writes"]
+    data["usd_per_million_events"] = {
+        "first": round(writes["first_mean"] * ON_DEMAND_WRITE_USD_PER_MILLION, 2),
+        "again": round(writes["again_mean"] * ON_DEMAND_WRITE_USD_PER_MILLION, 2),
+        "price_usd_per_million_writes": ON_DEMAND_WRITE_USD_PER_MILLION}
+    return data
+
+
 # --------------------------------------------------------------------------- 4. package size
 
 
@@ -250,6 +282,15 @@ def table(results: dict[str, Any]) -> str:
                      f">= {TARGETS['pull_events_per_s']:.0f} ev/s, >= {TARGETS['pull_speedup']}x",
                      "yes" if p["events_per_s"] >= TARGETS["pull_events_per_s"]
                      and p["speedup"] >= TARGETS["pull_speedup"] else "NO"))
+    if "ledger" in results:
+        g = results["ledger"]
+        rows.append((f"callback with the ledger, p50 of {g['events']} events, {g['latency_ms']:.0f} ms per AWS call",
+                     f"{g['with_p50_ms']} ms", f"{g['without_p50_ms']} ms (no ledger)", f"{g['ratio']}x",
+                     f"<= {TARGETS['ledger_ratio']}x", "yes" if g["ratio"] <= TARGETS["ledger_ratio"] else "NO"))
+        w, usd = g["writes"], g["usd_per_million_events"]
+        rows.append((f"  ledger writes per event, every sample (first / again; max {w['max']})",
+                     f"{w['first_mean']} / {w['again_mean']} WRU", f"USD {usd['first']} / {usd['again']} per M events",
+                     "", f"at USD {usd['price_usd_per_million_writes']}/M WRU", ""))
     if "flood" in results:
         f = results["flood"]
         b, u = f["budget"], f["unbudgeted"]
@@ -271,9 +312,9 @@ def table(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test of the harness)")
-    parser.add_argument("--only", nargs="*", choices=["cold_start", "warm", "pull", "flood", "package"])
+    parser.add_argument("--only", nargs="*", choices=["cold_start", "warm", "pull", "flood", "package", "ledger"])
     args = parser.parse_args(argv)
-    only = set(args.only or ["cold_start", "warm", "pull", "flood", "package"])
+    only = set(args.only or ["cold_start", "warm", "pull", "flood", "package", "ledger"])
     results: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                            "platform": platform.platform()}, "id": str(uuid.uuid4())}
@@ -290,9 +331,16 @@ def main(argv: list[str] | None = None) -> int:
         results["flood"] = flood(requests=1000)
     if "package" in only and artifact:
         results["package"] = package_size(artifact)
+    if "ledger" in only:
+        results["ledger"] = ledger_cost(events=40 if args.quick else 200, latency=0.02)
     shutil.rmtree(artifact_dir, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / ("quick.json" if args.quick else "latest.json")).write_text(json.dumps(results, indent=2) + "\n")
+    path = RESULTS / ("quick.json" if args.quick else "latest.json")
+    if args.only and path.exists():  # a partial run keeps the other sections' last figures
+        kept = json.loads(path.read_text())
+        results = {**kept, **results, "sections_updated": {**kept.get("sections_updated", {}),
+                                                           **dict.fromkeys(sorted(only), results["when"])}}
+    path.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     return 0
 

@@ -19,7 +19,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Product = Literal["vod", "cme", "mps"]
-Delivery = Literal["push", "pull", "queue"]
+Delivery = Literal["push", "pull", "queue", "reconcile"]
+# What the event did to its subject's latest state, as the ledger decided it (lib/ledger.py).
+StateChange = Literal["advanced", "repeated", "stale"]
 Source = Literal["tencentcloud/vod", "tencentcloud/cme", "tencentcloud/mps"]
 
 
@@ -61,6 +63,13 @@ class NotificationData(BaseModel):
     synthetic: bool = Field(default=False, description="true: a smoke check's event (mediahook smoke)")
     verified: bool = Field(default=False, description=(
         "true: confirmed with Tencent's API before publishing (VERIFY_EVENTS); false: no check ran"))
+    state_change: StateChange | None = Field(default=None, description=(
+        "what the event did to its subject's latest state (LEDGER_TABLE): advanced (moved it forward; a "
+        "resource's first event included), repeated (the same rank as the latest state: a re-sent event), stale "
+        "(behind it: PROCESSING after FINISH, anything but a deletion after the deletion); null without a ledger. "
+        "Nothing is dropped for being stale or repeated: filter on it"))
+    recovered: bool = Field(default=False, description=(
+        "true: rebuilt from Tencent's API by reconciliation (delivery reconcile), not delivered by Tencent"))
 
 
 class Notification(BaseModel):

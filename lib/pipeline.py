@@ -1,12 +1,14 @@
 """The pipeline every entry point shares: archive first, then publish, then acknowledge.
 
-Ordering is the whole point. An event is published only after its bytes are in S3, and the caller
+Ordering is the whole point. An event is published only after its bytes are in S3 (and, with
+``LEDGER_TABLE``, it is recorded in the ledger, side by side with the archive write), and the caller
 acknowledges (2xx, ConfirmEvents, queue delete) only after both succeeded. Any AWS failure becomes
 ``StorageUnavailable`` so the delivery is retried and nothing is lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +22,8 @@ from lib import aws, dedup
 from lib.archive import archive_key, metadata, put_event
 from lib.errors import StorageUnavailable
 from lib.intake import InboundEvent
-from lib.notification import Delivery
+from lib.ledger import LedgerUnavailable, Pending, ledger_for
+from lib.notification import Delivery, StateChange
 from lib.observability import count, logger
 from lib.publish import NotificationTarget, SnsTarget, TargetUnavailable, outgoing
 from lib.settings import Settings
@@ -35,6 +38,7 @@ class Outcome:
     event_type: str
     duplicate: bool
     archive_key: str
+    state_change: StateChange | None = None  # the ledger's decision (None without LEDGER_TABLE)
 
     def as_result(self) -> dict[str, Any]:
         return {"event_id": self.event_id, "product": self.product, "event_type": self.event_type,
@@ -60,10 +64,11 @@ def targets(settings: Settings) -> tuple[NotificationTarget, ...]:
     return tuple(found)
 
 
-def notify(event: InboundEvent, archived: Any, *, delivery: Delivery, received_at: str, settings: Settings) -> None:
+def notify(event: InboundEvent, archived: Any, *, delivery: Delivery, received_at: str, settings: Settings,
+           state_change: StateChange | None = None) -> None:
     """Send the event's notification to every target, in order. A target's failure is a 503 (the delivery
     is retried; a target that already had it sees the same CloudEvent id again, which consumers dedupe)."""
-    message = outgoing(event, archived, delivery, received_at)
+    message = outgoing(event, archived, delivery, received_at, state_change)
     for target in targets(settings):
         try:
             target.send(message)
@@ -77,20 +82,45 @@ def notify(event: InboundEvent, archived: Any, *, delivery: Delivery, received_a
 
 def run_effects(event: InboundEvent, *, delivery: Delivery, settings: Settings,
                 received_at: datetime) -> dict[str, Any]:
-    """Archive then publish one event. Returns a JSON-able record of what was done."""
+    """Archive (and record in the ledger, at the same time) then publish one event. Returns a JSON-able
+    record of what was done."""
     stamp = utc_timestamp(received_at)
     key = archive_key(event, received_at, settings.archive_prefix)
+    ledger = ledger_for(settings)
+    pending = ledger.record(event, delivery=delivery, received_at=stamp, archive_key=key) if ledger else None
     try:
         archived = put_event(aws.client("s3"), settings.archive_bucket, key, event,
                              metadata(event, delivery, stamp))
     except (ClientError, BotoCoreError) as exc:
         count("Failures", stage="archive")
         logger.exception("archive failed", extra={"archive_key": key})
+        _settle(pending)
         raise StorageUnavailable("the archive is unavailable; the delivery was not acknowledged") from exc
     if not archived.created:
         logger.info("event already archived; publishing again", extra={"archive_key": key})
-    notify(event, archived, delivery=delivery, received_at=stamp, settings=settings)
-    return {"archive_key": key}
+    state_change = _state_change(pending, key)
+    notify(event, archived, delivery=delivery, received_at=stamp, settings=settings, state_change=state_change)
+    return {"archive_key": key, "state_change": state_change}
+
+
+def _state_change(pending: Pending | None, key: str) -> StateChange | None:
+    """Wait for the ledger's writes: a failure is a 503 before anything is published (the retry converges:
+    the ledger's writes are conditional or rewrite the same items)."""
+    if pending is None:
+        return None
+    try:
+        return pending.result()
+    except LedgerUnavailable as exc:
+        count("Failures", stage="ledger")
+        logger.exception("ledger write failed", extra={"archive_key": key})
+        raise StorageUnavailable("the ledger is unavailable; the delivery was not acknowledged") from exc
+
+
+def _settle(pending: Pending | None) -> None:
+    """Let the ledger's calls finish before answering (a frozen sandbox must not resume them later)."""
+    if pending is not None:
+        with contextlib.suppress(LedgerUnavailable):
+            pending.result()
 
 
 def process(event: InboundEvent, *, delivery: Delivery, settings: Settings,
@@ -107,14 +137,15 @@ def process(event: InboundEvent, *, delivery: Delivery, settings: Settings,
         count("Duplicates", product=event.product)
         logger.info("duplicate event: already archived and published", extra={"archive_key": record["archive_key"]})
         return Outcome(event.event_id, event.product, event.event_type, duplicate=True,
-                       archive_key=record["archive_key"])
+                       archive_key=record["archive_key"], state_change=record.get("state_change"))
     count("EventsAccepted", product=event.product, event_type=event.event_type if event.known else "_unknown")
     if not event.known:
         count("UnknownEventType", product=event.product)
         logger.warning("unknown EventType archived under _unknown/", extra={"archive_key": record["archive_key"]})
-    logger.info("event archived and published", extra={"archive_key": record["archive_key"]})
+    logger.info("event archived and published", extra={"archive_key": record["archive_key"],
+                                                       "state_change": record.get("state_change")})
     return Outcome(event.event_id, event.product, event.event_type, duplicate=False,
-                   archive_key=record["archive_key"])
+                   archive_key=record["archive_key"], state_change=record.get("state_change"))
 
 
 def dead_letter(settings: Settings, *, product: str, document: dict[str, Any], event_id: str, code: str,
@@ -155,8 +186,8 @@ def process_all(events: list[InboundEvent], *, delivery: Delivery, settings: Set
         first = done[event.identity]
         repeated = event.identity in seen
         seen.add(event.identity)
-        outcomes.append(Outcome(first.event_id, first.product, first.event_type, True, first.archive_key)
-                        if repeated else first)
+        outcomes.append(Outcome(first.event_id, first.product, first.event_type, True, first.archive_key,
+                                first.state_change) if repeated else first)
     return outcomes
 
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from lib.archive import ArchivedObject
 from lib.intake import InboundEvent
-from lib.notification import Delivery, Notification
+from lib.notification import Delivery, Notification, StateChange
 from lib.routing import TopicRule
 
 
@@ -40,7 +40,8 @@ class NotificationTarget(Protocol):
     def send(self, outgoing: Outgoing) -> None: ...
 
 
-def cloud_event(event: InboundEvent, archived: ArchivedObject, delivery: Delivery, received_at: str) -> Notification:
+def cloud_event(event: InboundEvent, archived: ArchivedObject, delivery: Delivery, received_at: str,
+                state_change: StateChange | None = None) -> Notification:
     """The contract's CloudEvent for ``event``, validated by the model it is published as (a few
     microseconds in pydantic-core: what goes out is always what the schema says)."""
     s = event.summary
@@ -58,13 +59,16 @@ def cloud_event(event: InboundEvent, archived: ArchivedObject, delivery: Deliver
             "error_code": s.error_code, "error_message": s.error_message, "urls": s.urls,
             "archive": {"bucket": archived.bucket, "key": archived.key}, "delivery": delivery,
             "received_at": received_at, "known_type": event.known, "legacy": event.legacy,
-            "synthetic": event.synthetic, "verified": event.verified,
+            "synthetic": event.synthetic, "verified": event.verified, "state_change": state_change,
+            "recovered": delivery == "reconcile",
         },
     })
 
 
-def message_attributes(event: InboundEvent) -> dict[str, dict[str, str]]:
-    """SNS attributes for subscription filter policies (String values; unknown ones left out)."""
+def message_attributes(event: InboundEvent, delivery: Delivery = "push",
+                       state_change: StateChange | None = None) -> dict[str, dict[str, str]]:
+    """SNS attributes for subscription filter policies (String values; unknown ones left out). At most 9 of
+    SNS's 10."""
     attrs = {"product": event.product, "event_type": event.event_type}
     if event.summary.status is not None:
         attrs["status"] = event.summary.status
@@ -75,6 +79,9 @@ def message_attributes(event: InboundEvent) -> dict[str, dict[str, str]]:
     if event.synthetic:
         attrs["synthetic"] = "true"
     attrs["verified"] = "true" if event.verified else "false"
+    if state_change is not None:
+        attrs["state_change"] = state_change
+    attrs["recovered"] = "true" if delivery == "reconcile" else "false"
     return {name: {"DataType": "String", "StringValue": value} for name, value in attrs.items()}
 
 
@@ -83,9 +90,10 @@ def to_json(notification: Notification) -> str:
     return notification.model_dump_json()
 
 
-def outgoing(event: InboundEvent, archived: ArchivedObject, delivery: Delivery, received_at: str) -> Outgoing:
-    notification = cloud_event(event, archived, delivery, received_at)
-    return Outgoing(event, notification, to_json(notification), message_attributes(event))
+def outgoing(event: InboundEvent, archived: ArchivedObject, delivery: Delivery, received_at: str,
+             state_change: StateChange | None = None) -> Outgoing:
+    notification = cloud_event(event, archived, delivery, received_at, state_change)
+    return Outgoing(event, notification, to_json(notification), message_attributes(event, delivery, state_change))
 
 
 class SnsTarget:

@@ -24,6 +24,16 @@ from lib import models as m
 Product = Literal["vod", "cme", "mps"]
 PRODUCTS: tuple[Product, ...] = ("vod", "cme", "mps")
 
+# How an EventType moves its subject's latest state (the ledger, lib/ledger.py): the ``order`` column.
+#   status  ranked by its status: WAITING (1) < PROCESSING (2, also an unknown status) < a final status (3:
+#           FINISH, SUCCESS, FAIL, ABORTED, ...); no status is a first event (1)
+#   end     a status-less task result: its arrival ends the task (3, final)
+#   fact    a status-less step that ends nothing (an upload, an import, a creation): the rank of a first event (1)
+#   change  not monotonic (a project or cast started, stopped, started again; a move, an edit): the payload carries
+#           no event time to order it by, so it is always ``advanced``, unless its subject has been deleted
+#   delete  a deletion: outranks every other state of the subjects it deletes (9, final)
+Order = Literal["status", "end", "fact", "change", "delete"]
+
 
 @dataclass(frozen=True)
 class Route:
@@ -44,6 +54,7 @@ class Route:
     error_message: str | None = "Message"
     error_ext: str | None = "ErrCodeExt"
     outcome: bool = True  # whether the event reports success/failure at all
+    order: Order = "status"  # how it moves its subject's latest state (above)
 
     @property
     def payload_keys(self) -> tuple[str, ...]:
@@ -51,6 +62,8 @@ class Route:
 
 
 def _task(product: Product, event_type: str, payload: str, model: type[BaseModel], **kw: Any) -> Route:
+    if kw.get("status", "Status") is None:
+        kw.setdefault("order", "end")  # a 2017-era task result: no status, its arrival is the end
     return Route(product, event_type, payload, model, **kw)
 
 
@@ -58,6 +71,7 @@ def _fact(product: Product, event_type: str, payload: str, model: type[BaseModel
     """An event that states a fact (uploaded, moved, started) rather than a task outcome."""
     kw.setdefault("task", None)
     kw.setdefault("subject", None)
+    kw.setdefault("order", "fact")
     return Route(product, event_type, payload, model, status=kw.pop("status", None), error_code=None,
                  error_message=None, error_ext=None, outcome=False, **kw)
 
@@ -68,7 +82,7 @@ TABLE: tuple[Route, ...] = (
     # ---- VOD: product 266 --------------------------------------------------------------------
     _fact("vod", "NewFileUpload", "FileUploadEvent", m.FileUploadTask, subject="FileId", files=_FID, task="ProcedureTaskId"),
     _task("vod", "ProcedureStateChanged", "ProcedureStateChangeEvent", m.ProcedureTask, files=_FID),
-    _fact("vod", "FileDeleted", "FileDeleteEvent", m.FileDeleteTask, subject="FileIdSet[]", files=("FileIdSet[]",)),
+    _fact("vod", "FileDeleted", "FileDeleteEvent", m.FileDeleteTask, subject="FileIdSet[]", files=("FileIdSet[]",), order="delete"),
     _task("vod", "PullComplete", "PullCompleteEvent", m.PullUploadTask, files=_FID),
     _task("vod", "EditMediaComplete", "EditMediaCompleteEvent", m.EditMediaTask, aliases=("EditMediaComplete",), files=_OUT),
     _task("vod", "SplitMediaComplete", "SplitMediaCompleteEvent", m.SplitMediaTask, files=("FileInfoSet[].Output.FileId",)),
@@ -90,7 +104,7 @@ TABLE: tuple[Route, ...] = (
     _task("vod", "DescribeFileAttributesComplete", "DescribeFileAttributesCompleteEvent", m.DescribeFileAttributesTask, files=_FID),
     _task("vod", "QualityInspectComplete", "QualityInspectCompleteEvent", m.InputTask, files=_IN),
     _task("vod", "QualityEnhanceComplete", "QualityEnhanceCompleteEvent", m.OutputTask, files=_OUT),
-    _fact("vod", "MediaCastStatusChanged", "MediaCastStatusChangedEvent", m.MediaCastEvent, subject="CastId", status="Status"),
+    _fact("vod", "MediaCastStatusChanged", "MediaCastStatusChangedEvent", m.MediaCastEvent, subject="CastId", status="Status", order="change"),
     _fact("vod", "PersistenceComplete", "PersistenceCompleteEvent", m.PersistenceCompleteTask, subject="FileId", files=_FID),
     _task("vod", "ComplexAdaptiveDynamicStreamingComplete", "ComplexAdaptiveDynamicStreamingCompleteEvent", m.ComplexAdaptiveDynamicStreamingTask),
     _task("vod", "ProcessMediaByMPSComplete", "ProcessMediaByMPSCompleteEvent", m.ProcessMediaByMPS),
@@ -98,24 +112,24 @@ TABLE: tuple[Route, ...] = (
     _task("vod", "AigcVideoTaskComplete", "AigcVideoCompleteEvent", m.AigcTask, files=_AIGC),
     _task("vod", "ExtractBlindWatermarkComplete", "ExtractBlindWatermarkComplete", m.ExtractBlindWatermarkTask),
     _task("vod", "SceneAigcImageCompleteEvent", "SceneAigcImageCompleteEvent", m.AigcTask, files=_AIGC),
-    _fact("vod", "ProcessImageAsyncCompleteEvent", "ProcessImageAsyncCompleteEvent", m.ProcessImageAsyncTask),
+    _fact("vod", "ProcessImageAsyncCompleteEvent", "ProcessImageAsyncCompleteEvent", m.ProcessImageAsyncTask, order="end"),
     _task("vod", "CreateAigcAdvancedCustomElementCompleteEvent", "CreateAigcAdvancedCustomElementCompleteEvent", m.TaskFields),
     _task("vod", "CreateAigcCustomVoiceCompleteEvent", "CreateAigcCustomVoiceCompleteEvent", m.TaskFields),
     _task("vod", "DescribeAigcFaceInfoAsyncComplete", "DescribeAigcFaceInfoAsyncCompleteEvent", m.TaskFields),
     _task("vod", "AigcHunyuan3DTaskComplete", "AigcHunyuan3DCompleteEvent", m.AigcTask),  # newer than the catalog: SDK 3.1.194
     # ---- CME: product 1156 -------------------------------------------------------------------
     _fact("cme", "Storage.NewFileCreated", "StorageNewFileCreatedEvent", m.StorageNewFileCreatedEvent, subject="MaterialId", files=_FID, materials=("MaterialId",), task="TaskId"),
-    _fact("cme", "Project.StreamConnect.StatusChanged", "ProjectStreamConnectStatusChangedEvent", m.ProjectStatusChangedEvent, subject="ProjectId", project="ProjectId", status="Status"),
-    _fact("cme", "Project.Switcher.StatusChanged", "ProjectSwitcherStatusChangedEvent", m.ProjectStatusChangedEvent, subject="ProjectId", project="ProjectId", status="Status"),
-    _fact("cme", "Project.MediaCast.StatusChanged", "ProjectMediaCastStatusChangedEvent", m.ProjectStatusChangedEvent, subject="ProjectId", project="ProjectId", status="Status"),
+    _fact("cme", "Project.StreamConnect.StatusChanged", "ProjectStreamConnectStatusChangedEvent", m.ProjectStatusChangedEvent, subject="ProjectId", project="ProjectId", status="Status", order="change"),
+    _fact("cme", "Project.Switcher.StatusChanged", "ProjectSwitcherStatusChangedEvent", m.ProjectStatusChangedEvent, subject="ProjectId", project="ProjectId", status="Status", order="change"),
+    _fact("cme", "Project.MediaCast.StatusChanged", "ProjectMediaCastStatusChangedEvent", m.ProjectStatusChangedEvent, subject="ProjectId", project="ProjectId", status="Status", order="change"),
     _fact("cme", "Material.Imported", "MaterialImportedEvent", m.MaterialImportedEvent, subject="MediaInfoSet[].MaterialId", files=("MediaInfoSet[].FileId",), materials=("MediaInfoSet[].MaterialId",)),
     _fact("cme", "Material.Added", "MaterialAddedEvent", m.MaterialAddedEvent, subject="MaterialIdSet[]", materials=("MaterialIdSet[]",)),
-    _fact("cme", "Material.Moved", "MaterialMovedEvent", m.MaterialMovedEvent, subject="MaterialIdSet[]", materials=("MaterialIdSet[]",)),
-    _fact("cme", "Material.Modified", "MaterialModifiedEvent", m.MaterialModifiedEvent, subject="MaterialId", materials=("MaterialId",)),
-    _fact("cme", "Material.Deleted", "MaterialDeletedEvent", m.MaterialDeletedEvent, subject="MaterialIdSet[]", materials=("MaterialIdSet[]",)),
+    _fact("cme", "Material.Moved", "MaterialMovedEvent", m.MaterialMovedEvent, subject="MaterialIdSet[]", materials=("MaterialIdSet[]",), order="change"),
+    _fact("cme", "Material.Modified", "MaterialModifiedEvent", m.MaterialModifiedEvent, subject="MaterialId", materials=("MaterialId",), order="change"),
+    _fact("cme", "Material.Deleted", "MaterialDeletedEvent", m.MaterialDeletedEvent, subject="MaterialIdSet[]", materials=("MaterialIdSet[]",), order="delete"),
     _fact("cme", "Class.Created", "ClassCreatedEvent", m.ClassCreatedEvent, subject="ClassPath"),
-    _fact("cme", "Class.Moved", "ClassMovedEvent", m.ClassMovedEvent, subject="DestinationClassPath"),
-    _fact("cme", "Class.Deleted", "ClassDeletedEvent", m.ClassDeletedEvent, subject="ClassPathSet[]"),
+    _fact("cme", "Class.Moved", "ClassMovedEvent", m.ClassMovedEvent, subject="DestinationClassPath", order="change"),
+    _fact("cme", "Class.Deleted", "ClassDeletedEvent", m.ClassDeletedEvent, subject="ClassPathSet[]", order="delete"),
     _task("cme", "Task.VideoExportCompleted", "VideoExportCompletedEvent", m.VideoExportCompletedEvent, files=("Output.VodFileId",), materials=("Output.MaterialId",), error_message="ErrMsg", error_ext=None),
     # ---- MPS (formerly VTS): product 862 -----------------------------------------------------
     _task("mps", "WorkflowTask", "WorkflowTaskEvent", m.MpsWorkflowTask),
@@ -129,7 +143,7 @@ TABLE: tuple[Route, ...] = (
 # The pre-2019 VOD callback format: one route for every eventType it carries.
 LEGACY = Route("vod", "*", "data", m.LegacyData, task="vodTaskId", subject="vodTaskId",
                files=("fileId", "fileInfo[].fileId", "srcFileId"), status="status", error_code="errCode",
-               error_message="message", error_ext=None)
+               error_message="message", error_ext=None, order="end")  # its status is a result code
 
 ROUTES_BY_KEY: dict[tuple[str, str], Route] = {(r.product, r.event_type): r for r in TABLE}
 
@@ -230,6 +244,7 @@ class Summary:
 
     subject: str | None = None
     file_ids: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()  # every primary id (a deletion or a move names several); subject is the first
     material_ids: tuple[str, ...] = ()
     project_id: str | None = None
     task_id: str | None = None
@@ -363,10 +378,12 @@ def summarize(route: Route, payload: BaseModel | None, raw: Any, text: bytes | N
     project_id = _opt_str(_first(payload, route.project))
     task_id = _opt_str(_first(payload, route.task))
     # The subject is the route's primary id; when the event left it empty, the next best id.
-    subject = _opt_str(_first(payload, route.subject)) or next(
+    subjects = _all(payload, (route.subject,)) if route.subject else ()
+    subject = subjects[0] if subjects else next(
         (v for v in (task_id, *file_ids, *material_ids, project_id) if v), None)
     return Summary(
         subject=subject,
+        subjects=subjects or ((subject,) if subject else ()),
         file_ids=file_ids,
         material_ids=material_ids,
         project_id=project_id,
@@ -381,6 +398,39 @@ def summarize(route: Route, payload: BaseModel | None, raw: Any, text: bytes | N
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+# --------------------------------------------------------------------------- ranks (the order column)
+
+RANK_FIRST, RANK_PROCESSING, RANK_FINAL, RANK_DELETED = 1, 2, 3, 9
+WAITING_STATUSES = frozenset({"WAITING"})
+FINAL_STATUSES = frozenset({"FINISH", "FINISHED", "SUCCESS", "SUCCEED", "SUCCEEDED", "FAIL", "FAILED", "ERROR",
+                            "ABORTED", "CANCELED", "CANCELLED"})
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an event puts its subject: ``rank`` (compared by the ledger's conditional write) and whether the
+    subject has reached its end."""
+
+    rank: int
+    final: bool
+
+
+def position(order: Order, status: str | None) -> Position:
+    """The rank of an event of this ``order`` with this status (the table above ``Order``)."""
+    if order == "delete":
+        return Position(RANK_DELETED, True)
+    if order == "end":
+        return Position(RANK_FINAL, True)
+    if order in ("fact", "change") or status is None:
+        return Position(RANK_FIRST, False)
+    text = status.upper()
+    if text in WAITING_STATUSES:
+        return Position(RANK_FIRST, False)
+    if text in FINAL_STATUSES:
+        return Position(RANK_FINAL, True)
+    return Position(RANK_PROCESSING, False)  # PROCESSING, and a status Tencent adds later: under way
 
 
 # --------------------------------------------------------------------------- extra topics

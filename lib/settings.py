@@ -64,6 +64,7 @@ class Settings(EnvSettings):
     verify_events: tuple[str, ...] = ()  # product.EventType globs to confirm with Tencent (lib/verify.py)
     cme_platform: str | None = None  # CME's platform name: every CME API call takes it (verification)
     idempotency_table: str | None = None
+    ledger_table: str | None = None  # DynamoDB table of every resource's history and latest state (lib/ledger.py)
     vod_sign_keys: tuple[str, ...] = ()
     mps_notify_keys: tuple[str, ...] = ()
     callback_tokens: tuple[str, ...] = ()

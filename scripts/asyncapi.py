@@ -33,8 +33,13 @@ ATTRIBUTES = {
                      "description": "true: confirmed with Tencent's API before publishing (VERIFY_EVENTS)"},
         "synthetic": {"type": "string", "enum": ["true"],
                       "description": "a smoke check's event; filter with {\"synthetic\": [{\"exists\": false}]}"},
+        "state_change": {"type": "string", "enum": ["advanced", "repeated", "stale"],
+                         "description": "data.state_change, with a ledger (LEDGER_TABLE); filter with "
+                                        "{\"state_change\": [\"advanced\"]} to see each subject move forward only"},
+        "recovered": {"type": "string", "enum": ["true", "false"],
+                      "description": "data.recovered: true for an event rebuilt by reconciliation"},
     },
-    "required": ["product", "event_type", "verified"],
+    "required": ["product", "event_type", "verified", "recovered"],
 }
 
 

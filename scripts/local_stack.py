@@ -31,6 +31,7 @@ from lib.cli import callback_url, load_sample, post, progress, sign_body  # noqa
 REGION = "us-east-1"
 BUCKET, TOPIC, TABLE, QUEUE = ("mediahook-local-archive", "mediahook-local-events", "mediahook-local-idempotency",
                                "mediahook-local-notifications")
+LEDGER = "mediahook-local-ledger"  # the ledger (lib/ledger.py): as serverless.yml's LedgerTable
 # The `local` stage's secrets in serverless.yml.
 VOD_KEY, MPS_KEY, TOKEN = "localdemovodkey", "localdemompskey", "local-demo-token"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION,
@@ -125,7 +126,7 @@ class Stack:
         self._create_resources()
 
         env |= {"AWS_ENDPOINT_URL": self.endpoint, "ARCHIVE_BUCKET": BUCKET, "EVENTS_TOPIC_ARN": self.topic_arn,
-                "IDEMPOTENCY_TABLE": TABLE, "OFFLINE_HTTP_PORT": str(self.http_port),
+                "IDEMPOTENCY_TABLE": TABLE, "LEDGER_TABLE": LEDGER, "OFFLINE_HTTP_PORT": str(self.http_port),
                 "OFFLINE_LAMBDA_PORT": str(self.lambda_port), "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true"}
         gateway, gateway_log = self._spawn("offline", [str(osls), "offline", "start", "--stage", "local",
@@ -139,6 +140,13 @@ class Stack:
         dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
                               AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                               KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+        dynamodb.create_table(TableName=LEDGER, BillingMode="PAY_PER_REQUEST",
+                              AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                    {"AttributeName": "sk", "AttributeType": "S"}],
+                              KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                         {"AttributeName": "sk", "KeyType": "RANGE"}])
+        dynamodb.update_time_to_live(TableName=LEDGER, TimeToLiveSpecification={"Enabled": True,
+                                                                               "AttributeName": "expires_at"})
         self.queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url,
                                              AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -256,6 +264,8 @@ def run_demo(stack: Stack, show_progress: bool = True) -> list[Row]:
             cloud_event = notes.get((f"tencentcloud/{row.product}", row.event_id))
             row.notified = "yes" if cloud_event else ("(earlier)" if row.note == "duplicate" else "NO")
             row.archive_key = cloud_event["data"]["archive"]["key"] if cloud_event else ""
+            if cloud_event and cloud_event["data"].get("state_change") and not row.note:
+                row.note = cloud_event["data"]["state_change"]  # what the ledger made of it
     return rows
 
 

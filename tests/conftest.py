@@ -301,3 +301,53 @@ def event_bus(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bus]:
     with mock.patch.object(aws_clients, "client", side_effect=lambda n: spy if n == "events" else make_client(n)):
         yield bus
     get_settings.cache_clear()
+
+
+def atomic_moto_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies a conditional write atomically; moto's in-process backend checks the condition and
+    then writes without a lock, so two threads can both pass it. Serialise moto's writes to give the
+    stand-in the atomicity the real service guarantees (the tests then exercise our logic)."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None or getattr(original, "_atomic", False):
+            continue
+
+        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        atomic._atomic = True  # type: ignore[attr-defined]
+        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+
+
+def create_ledger_table(dynamodb: Any, name: str) -> None:
+    """The ledger's table as serverless.yml's LedgerTable declares it (pk, sk; TTL on expires_at)."""
+    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                {"AttributeName": "sk", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                     {"AttributeName": "sk", "KeyType": "RANGE"}])
+    dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True,
+                                                                          "AttributeName": "expires_at"})
+
+
+@pytest.fixture
+def ledger_table(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """LEDGER_TABLE set to a fresh ledger table in the moto account."""
+    from lib import ledger
+    from lib.settings import get_settings
+
+    atomic_moto_writes(monkeypatch)
+    table = "mediahook-ledger-test"
+    create_ledger_table(boto3.client("dynamodb", region_name=REGION), table)
+    monkeypatch.setenv("LEDGER_TABLE", table)
+    get_settings.cache_clear()
+    ledger.reset()
+    yield table
+    ledger.reset()
+    get_settings.cache_clear()

@@ -86,7 +86,7 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     _deploy(account, service, stage)
     resources = account.resources(stack)
     functions = account.functions(stage)
-    assert set(functions) == {"callback", "pull", "queue", "cmq"}
+    assert set(functions) == {"callback", "pull", "queue", "cmq", "reconcile"}
     local_zip = code_sha256(service / ".serverless" / "mediahook.zip")
     assert {f["CodeSha256"] for f in functions.values()} == {local_zip}  # the artifact `make package` builds
     assert {f["Runtime"] for f in functions.values()} == {"python3.12"}
@@ -99,6 +99,15 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
         assert env["ARCHIVE_BUCKET"] == resources["ArchiveBucket"]
         assert env["EVENTS_TOPIC_ARN"] == topic_arn
         assert env["IDEMPOTENCY_TABLE"] == table
+    # the ledger: its table, named on every function, which may write it and nothing else of it
+    ledger = resources["LedgerTable"]
+    ledger_arn = account.client("dynamodb").describe_table(TableName=ledger)["Table"]["TableArn"]
+    dedup_arn = account.client("dynamodb").describe_table(TableName=table)["Table"]["TableArn"]
+    for name, function in functions.items():
+        assert function["Environment"]["Variables"]["LEDGER_TABLE"] == ledger, name
+        reads = [({"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}, ledger_arn)] * (name == "reconcile")
+        assert _ledger_grants(account, function["Role"], dedup_arn) == [
+            ({"dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"}, ledger_arn), *reads], name
     # the resources the environment names exist
     account.client("s3").head_bucket(Bucket=resources["ArchiveBucket"])
     account.client("sns").get_topic_attributes(TopicArn=topic_arn)
@@ -112,8 +121,13 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     rules = account.client("events").list_rules()["Rules"]
     schedules = {r["Name"]: r for r in rules if r["Name"].startswith(stack)}
-    assert len(schedules) == 2 and {r["State"] for r in schedules.values()} == {"DISABLED"}
-    assert {"Pull", "Cmq"} == {name.split("-")[2].removesuffix("EventsRuleSchedule1") for name in schedules}
+    assert len(schedules) == 3 and {r["State"] for r in schedules.values()} == {"DISABLED"}
+    assert {"Pull", "Cmq", "Reconcile"} == {name.split("-")[2].removesuffix("EventsRuleSchedule1") for name in schedules}
+    reconcile_rule = next(r for n, r in schedules.items() if "Reconcile" in n)
+    assert reconcile_rule["ScheduleExpression"] == "rate(10 minutes)"
+    (target,) = account.client("events").list_targets_by_rule(Rule=reconcile_rule["Name"])["Targets"]
+    assert target["Arn"] == functions["reconcile"]["FunctionArn"]
+    assert functions["reconcile"]["Environment"]["Variables"]["RECONCILE_PRODUCTS"] == "vod"
     outputs = deploy_local.stack_outputs(account.endpoint, stage)
     assert outputs["EventsTopicArn"] == topic_arn and outputs["ArchiveBucketName"] == resources["ArchiveBucket"]
 
@@ -135,6 +149,30 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
         account.client("cloudformation").describe_stacks(StackName=stack)
     assert not account.functions(stage)
     account.client("s3").head_bucket(Bucket=resources["ArchiveBucket"])
+
+
+def _ledger_grants(account: Account, role_arn: str, dedup_arn: str) -> list[tuple[set[str], str]]:
+    """The (actions, resource) of a role's DynamoDB statements, but for the dedup table's."""
+    import ast
+    import json
+    from urllib.parse import unquote
+
+    iam = account.client("iam")
+    role = role_arn.rsplit("/", 1)[-1]
+    grants = []
+    for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+        if isinstance(document, str):
+            try:
+                document = json.loads(unquote(document))
+            except ValueError:  # moto's CloudFormation keeps an inline policy as the Python repr of its dict
+                document = ast.literal_eval(document)
+        for statement in filter(None, document["Statement"]):  # moto leaves an AWS::NoValue statement as None
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resource = statement["Resource"]
+            if any(a.startswith("dynamodb:") for a in actions) and resource != dedup_arn:
+                grants.append((set(actions), resource))
+    return grants
 
 
 def test_a_broken_reference_fails_the_deploy_with_the_frameworks_error(account: Account, tmp_path: Path) -> None:

@@ -1,0 +1,419 @@
+"""The ledger: every resource's history and each subject's latest state, in one DynamoDB table.
+
+Tencent delivers at least once and in no promised order, so a consumer that keeps "the latest state of
+task T" from the notifications can be set back by a delayed event. The ledger decides, for every event,
+what it did to its subject (``state_change``) and records it under every resource it names, before the
+event is published.
+
+Identity is the event's product with its ``event_id`` (the CloudEvent's source and id). One table, three
+kinds of item (``pk``, ``sk``):
+
+* ``state#{product}#{subject}``, ``state``: the subject's latest state (rank, event, status). Moved only by
+  an UpdateItem whose condition is ``attribute_not_exists(rank) OR rank < :rank``, so two events of one
+  subject written at once give one ``advanced``. On a failed condition DynamoDB returns the item
+  (``ReturnValuesOnConditionCheckFailure``): equal rank is ``repeated``, a higher one ``stale``. The
+  event_ids that advanced the subject are kept on it (``advanced_by``; at most one per rank), so a retry of
+  an event that advanced it is ``advanced`` again, never read-then-write.
+* ``event#{product}#{event_id}``, ``decision``: the decision of an event that did not advance anything,
+  written once (``attribute_not_exists``), so its retry gets what it got the first time.
+* ``resource#{id}``, ``{product}#{event_id}``: one entry per resource the event names (its subjects, FileIds,
+  TaskId, MaterialIds, ProjectId), written by BatchWriteItem beside the state's update. A retry rewrites
+  the same items. An entry's ``state_change`` is read back from the two items above.
+
+Every item carries ``expires_at`` (the table's TTL attribute): LEDGER_RETENTION_DAYS (90) after it was
+written. An advanced event costs one UpdateItem per subject and one BatchWriteItem (up to 25 entries),
+issued side by side, beside the archive's PutObject: no sequential round trip is added to a delivery.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import Field
+
+from lib.intake import InboundEvent
+from lib.notification import StateChange
+from lib.routing import LEGACY, Order, Position, Route, find_route, position
+from lib.settings import EnvSettings, Settings
+
+__all__ = ["Entry", "Ledger", "LedgerSettings", "LedgerUnavailable", "Pending", "StateChange", "SubjectState",
+           "ledger_for"]
+
+STATE, DECISION = "state", "decision"
+MAX_BATCH = 25  # BatchWriteItem: items per call
+BATCH_ATTEMPTS = 5  # the first call and four retries of unprocessed items
+WORKERS = 32  # threads for the ledger's calls (pull and batch deliveries process events side by side)
+
+
+class LedgerUnavailable(Exception):
+    """A ledger write failed (after the SDK's retries); the delivery must not be acknowledged."""
+
+
+class LedgerSettings(EnvSettings):
+    """The ledger's own settings (LEDGER_TABLE itself is in ``Settings``)."""
+
+    FEATURE: ClassVar[str] = "ledger configuration"
+    ledger_retention_days: int = Field(default=90, ge=1, le=36500)
+
+
+@dataclass(frozen=True)
+class SubjectState:
+    """The latest state of one subject (a task's TaskId, an upload's FileId, ...) of one product."""
+
+    product: str
+    subject: str
+    event_type: str
+    status: str | None
+    rank: int
+    final: bool  # a final status, a status-less task result (its arrival is the end), or a deletion
+    event_id: str
+    received_at: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event recorded under one resource id."""
+
+    resource_id: str
+    product: str
+    event_type: str
+    status: str | None
+    succeeded: bool | None
+    error_code: int | None
+    received_at: str
+    delivery: str  # push | pull | queue | reconcile
+    event_id: str
+    archive_key: str
+    state_change: StateChange | None  # None: not decided yet (its delivery failed and was not retried yet)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"received_at": self.received_at, "product": self.product, "event_type": self.event_type,
+                "status": self.status, "state_change": self.state_change, "delivery": self.delivery,
+                "event_id": self.event_id, "archive_key": self.archive_key, "resource_id": self.resource_id,
+                "succeeded": self.succeeded, "error_code": self.error_code}
+
+
+def route_of(event: InboundEvent) -> Route | None:
+    return LEGACY if event.legacy else find_route(event.product, event.event_type)
+
+
+def resources_of(event: InboundEvent) -> tuple[str, ...]:
+    """Every resource id the event names: its subjects, then FileIds, TaskId, MaterialIds, ProjectId."""
+    s = event.summary
+    ids = (*s.subjects, *s.file_ids, s.task_id, *s.material_ids, s.project_id)
+    return tuple(dict.fromkeys(i for i in ids if i))
+
+
+def combine(changes: Iterable[StateChange]) -> StateChange:
+    """An event of several subjects (a deletion of several files) advanced if it moved any of them."""
+    found = set(changes)
+    return "advanced" if "advanced" in found or not found else "repeated" if "repeated" in found else "stale"
+
+
+# ----------------------------------------------------------------------------- DynamoDB attribute values
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _opt(value: str | int | bool | None) -> dict[str, Any]:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return _n(value)
+    return _s(value)
+
+
+def _read(attr: dict[str, Any] | None) -> Any:
+    if not attr or "NULL" in attr:
+        return None
+    if "S" in attr:
+        return attr["S"]
+    if "N" in attr:
+        return int(attr["N"])
+    if "BOOL" in attr:
+        return attr["BOOL"]
+    if "SS" in attr:
+        return set(attr["SS"])
+    if "L" in attr:
+        return [_read(v) for v in attr["L"]]
+    return None
+
+
+def state_key(product: str, subject: str) -> dict[str, dict[str, str]]:
+    return {"pk": _s(f"state#{product}#{subject}"), "sk": _s(STATE)}
+
+
+def decision_key(product: str, event_id: str) -> dict[str, dict[str, str]]:
+    return {"pk": _s(f"event#{product}#{event_id}"), "sk": _s(DECISION)}
+
+
+def entry_key(resource_id: str, product: str, event_id: str) -> dict[str, dict[str, str]]:
+    return {"pk": _s(f"resource#{resource_id}"), "sk": _s(f"{product}#{event_id}")}
+
+
+# The condition of the state's update: only forward. A ``change`` (not monotonic) moves it unless deleted.
+ADVANCE_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank"
+CHANGE_CONDITION = "attribute_not_exists(#rank) OR #rank < :deleted"
+
+
+def state_update(product: str, subject: str, event: InboundEvent, order: Order, at: Position, *, received_at: str,
+                 expires_at: int) -> dict[str, Any]:
+    """The UpdateItem request that moves ``subject`` to this event's state if the event is ahead of it."""
+    from lib.routing import RANK_DELETED
+
+    names = {"#rank": "rank", "#final": "final", "#type": "event_type", "#status": "status", "#id": "event_id",
+             "#at": "received_at", "#product": "product", "#subject": "subject", "#expires": "expires_at"}
+    values: dict[str, Any] = {":rank": _n(at.rank), ":final": {"BOOL": at.final}, ":type": _s(event.event_type),
+                              ":status": _opt(event.summary.status), ":id": _s(event.event_id),
+                              ":at": _s(received_at), ":product": _s(product), ":subject": _s(subject),
+                              ":expires": _n(expires_at)}
+    update = ("SET #rank = :rank, #final = :final, #type = :type, #status = :status, #id = :id, #at = :at, "
+              "#product = :product, #subject = :subject, #expires = :expires")
+    if order == "change":
+        condition = CHANGE_CONDITION
+        values[":deleted"] = _n(RANK_DELETED)
+    else:
+        condition = ADVANCE_CONDITION
+        names["#advanced"] = "advanced_by"
+        values[":ids"] = {"SS": [event.event_id]}
+        update += " ADD #advanced :ids"
+    return {"Key": state_key(product, subject), "UpdateExpression": update, "ConditionExpression": condition,
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+
+
+def judge(old: dict[str, Any], event_id: str, order: Order, rank: int) -> StateChange:
+    """What a refused update means, from the item DynamoDB returned with the refusal."""
+    if event_id in (_read(old.get("advanced_by")) or set()):
+        return "advanced"  # a retry of the event that moved it: what it got the first time
+    if order == "change":
+        return "stale"  # refused only after a deletion
+    old_rank = _read(old.get("rank"))
+    return "repeated" if old_rank == rank else "stale"
+
+
+def _refused(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """Threads are started on demand, so a callback's cold start pays for the two or three it uses."""
+    return ThreadPoolExecutor(WORKERS, thread_name_prefix="ledger")
+
+
+class Pending:
+    """A recording under way (its calls run on the ledger's threads); ``result`` waits for its state_change."""
+
+    def __init__(self, moves: list[Future[StateChange]], entries: list[Future[None]],
+                 finish: Callable[[list[StateChange]], StateChange]) -> None:
+        self._moves, self._entries, self._finish = moves, entries, finish
+
+    def result(self) -> StateChange:
+        """The event's state_change once every write is done; ``LedgerUnavailable`` if one failed."""
+        futures: list[Future[Any]] = [*self._moves, *self._entries]
+        errors = [e for e in (f.exception() for f in futures) if e is not None]
+        if errors:
+            first = errors[0]
+            if isinstance(first, LedgerUnavailable):
+                raise first
+            raise LedgerUnavailable(f"the ledger write failed: {first}") from first
+        return self._finish([f.result() for f in self._moves])
+
+
+class Ledger:
+    """One ledger table: ``record`` (the pipeline) and ``latest``, ``entries`` (lookup, replay, reconcile)."""
+
+    def __init__(self, table: str, client: Callable[[], Any], retention_days: int = 90) -> None:
+        self.table, self.client, self.retention_days = table, client, retention_days
+
+    # --------------------------------------------------------------------------- writing
+
+    def record(self, event: InboundEvent, *, delivery: str, received_at: str, archive_key: str) -> Pending:
+        """Start recording ``event``: one update per subject and its entries, side by side on the ledger's
+        threads. The caller archives meanwhile, then waits on ``Pending.result``."""
+        expires_at = int(time.time()) + self.retention_days * 86400
+        pool = _pool()
+        items = [self._entry_item(event, resource, delivery=delivery, received_at=received_at,
+                                  archive_key=archive_key, expires_at=expires_at)
+                 for resource in resources_of(event)]
+        entries = [pool.submit(self._write_batch, items[i:i + MAX_BATCH]) for i in range(0, len(items), MAX_BATCH)]
+        route = route_of(event)
+        moves: list[Future[StateChange]] = []
+        if route is not None:  # an event of no subject (an unknown EventType) cannot be behind anything
+            at = position(route.order, event.summary.status)
+            moves = [pool.submit(self._move, event, subject, route.order, at, received_at, expires_at)
+                     for subject in event.summary.subjects]
+
+        def finish(changes: list[StateChange]) -> StateChange:
+            change = combine(changes)
+            return change if change == "advanced" else self._remember(event, change, expires_at)
+
+        return Pending(moves, entries, finish)
+
+    def _move(self, event: InboundEvent, subject: str, order: Order, at: Position, received_at: str,
+              expires_at: int) -> StateChange:
+        request = state_update(event.product, subject, event, order, at, received_at=received_at,
+                               expires_at=expires_at)
+        try:
+            self.client().update_item(TableName=self.table, **request)
+        except ClientError as exc:
+            if not _refused(exc):
+                raise LedgerUnavailable(f"the ledger's state update failed: {exc}") from exc
+            return judge(exc.response.get("Item") or {}, event.event_id, order, at.rank)
+        except BotoCoreError as exc:
+            raise LedgerUnavailable(f"the ledger's state update failed: {exc}") from exc
+        return "advanced"
+
+    def _remember(self, event: InboundEvent, change: StateChange, expires_at: int) -> StateChange:
+        """Keep a non-advancing decision once; a retry finds it and answers the same."""
+        item = {**decision_key(event.product, event.event_id), "state_change": _s(change),
+                "expires_at": _n(expires_at)}
+        try:
+            self.client().put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)",
+                                   ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            if not _refused(exc):
+                raise LedgerUnavailable(f"the ledger's decision could not be written: {exc}") from exc
+            stored = _read((exc.response.get("Item") or {}).get("state_change"))
+            return stored if stored in ("advanced", "repeated", "stale") else change
+        except BotoCoreError as exc:
+            raise LedgerUnavailable(f"the ledger's decision could not be written: {exc}") from exc
+        return change
+
+    def _entry_item(self, event: InboundEvent, resource: str, *, delivery: str, received_at: str, archive_key: str,
+                    expires_at: int) -> dict[str, Any]:
+        s = event.summary
+        route = route_of(event)
+        return {**entry_key(resource, event.product, event.event_id), "resource_id": _s(resource),
+                "product": _s(event.product), "event_type": _s(event.event_type), "status": _opt(s.status),
+                "succeeded": _opt(s.succeeded), "error_code": _opt(s.error_code), "received_at": _s(received_at),
+                "delivery": _s(delivery), "event_id": _s(event.event_id), "archive_key": _s(archive_key),
+                "subjects": {"L": [_s(v) for v in s.subjects]}, "order": _s(route.order if route else "none"),
+                "expires_at": _n(expires_at)}
+
+    def _write_batch(self, items: list[dict[str, Any]]) -> None:
+        requests = [{"PutRequest": {"Item": item}} for item in items]
+        for attempt in range(BATCH_ATTEMPTS):
+            try:
+                response = self.client().batch_write_item(RequestItems={self.table: requests})
+            except (ClientError, BotoCoreError) as exc:
+                raise LedgerUnavailable(f"the ledger's entries could not be written: {exc}") from exc
+            requests = response.get("UnprocessedItems", {}).get(self.table, [])
+            if not requests:
+                return
+            time.sleep(0.05 * 2 ** attempt)  # throttled: back off, then the unprocessed ones again
+        raise LedgerUnavailable(f"the ledger's entries could not be written: {len(requests)} left unprocessed")
+
+    # --------------------------------------------------------------------------- reading
+
+    def latest(self, product: str, subject: str) -> SubjectState | None:
+        """The subject's latest state, or None if the ledger has none (never seen, or expired)."""
+        item = self.client().get_item(TableName=self.table, Key=state_key(product, subject),
+                                      ConsistentRead=True).get("Item")
+        return _state(item) if item else None
+
+    def entries(self, resource_id: str) -> list[Entry]:
+        """Every event recorded under ``resource_id`` (every product), oldest first."""
+        client = self.client()
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": "pk = :pk",
+                                   "ExpressionAttributeValues": {":pk": _s(f"resource#{resource_id}")},
+                                   "ConsistentRead": True}
+        while True:
+            page = client.query(**request)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        changes = self._decisions(items)
+        entries = [Entry(resource_id=_read(i["resource_id"]), product=_read(i["product"]),
+                         event_type=_read(i["event_type"]), status=_read(i.get("status")),
+                         succeeded=_read(i.get("succeeded")), error_code=_read(i.get("error_code")),
+                         received_at=_read(i["received_at"]), delivery=_read(i["delivery"]),
+                         event_id=_read(i["event_id"]), archive_key=_read(i["archive_key"]),
+                         state_change=changes.get((_read(i["product"]), _read(i["event_id"]))))
+                   for i in items]
+        return sorted(entries, key=lambda e: (e.received_at, e.product, e.event_id))
+
+    def _decisions(self, items: list[dict[str, Any]]) -> dict[tuple[str, str], StateChange | None]:
+        """Each entry's state_change: its decision item if it has one (it did not advance), else advanced if a
+        subject's state names it among the events that advanced it (or it cannot be behind anything)."""
+        keys: dict[str, dict[str, Any]] = {}
+        for item in items:
+            product, event_id = _read(item["product"]), _read(item["event_id"])
+            key = decision_key(product, event_id)
+            keys[key["pk"]["S"]] = key
+            for subject in _read(item.get("subjects")) or []:
+                key = state_key(product, subject)
+                keys[key["pk"]["S"]] = key
+        found = self._get_all(list(keys.values()))
+        out: dict[tuple[str, str], StateChange | None] = {}
+        for item in items:
+            product, event_id = _read(item["product"]), _read(item["event_id"])
+            decision = found.get(decision_key(product, event_id)["pk"]["S"])
+            subjects = _read(item.get("subjects")) or []
+            change: StateChange | None = None
+            if decision is not None:
+                change = _read(decision.get("state_change"))
+            elif any(event_id in (_read(found.get(state_key(product, s)["pk"]["S"], {}).get("advanced_by")) or set())
+                     for s in subjects):
+                change = "advanced"
+            elif not subjects or _read(item.get("order")) in ("change", "none"):
+                change = "advanced"  # never recorded otherwise: a change is refused only after a deletion
+            out[(product, event_id)] = change
+        return out
+
+    def _get_all(self, keys: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """BatchGetItem in calls of 100 keys, unprocessed keys asked again; items by their pk."""
+        client, found = self.client(), {}
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {self.table: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
+            for _ in range(BATCH_ATTEMPTS):
+                response = client.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    found[item["pk"]["S"]] = item
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(0.05)
+        return found
+
+
+def _state(item: dict[str, Any]) -> SubjectState:
+    return SubjectState(product=_read(item["product"]), subject=_read(item["subject"]),
+                        event_type=_read(item["event_type"]), status=_read(item.get("status")),
+                        rank=_read(item["rank"]), final=bool(_read(item.get("final"))),
+                        event_id=_read(item["event_id"]), received_at=_read(item["received_at"]))
+
+
+@functools.cache
+def ledger_for(settings: Settings) -> Ledger | None:
+    """The ledger of these settings; None when LEDGER_TABLE is not set."""
+    if not settings.ledger_table:
+        return None
+    from lib import aws
+
+    retention = LedgerSettings.from_env(os.environ).ledger_retention_days
+    return Ledger(settings.ledger_table, lambda: aws.client("dynamodb"), retention)
+
+
+def reset() -> None:
+    """Forget the cached ledgers (tests switch tables)."""
+    ledger_for.cache_clear()
+

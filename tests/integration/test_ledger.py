@@ -1,0 +1,308 @@
+"""The ledger under moto: every EventType's state_change, the race, the retry, every path records, lookup."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.exceptions import ClientError
+
+import handler
+from lib import api
+from lib import aws as aws_clients
+from lib.intake import payload_of, read_event
+from lib.ledger import Ledger, ledger_for, route_of
+from lib.pipeline import process
+from lib.routing import find_route
+from lib.settings import get_settings
+from tests.conftest import (
+    BUCKET,
+    EVENTS,
+    Aws,
+    LambdaContext,
+    all_event_files,
+    http_event,
+    publish_fails_for,
+    response_json,
+)
+from tests.fakes.cmq_api import FakeCmq
+from tests.fakes.vod_api import FakeVodApi
+from tests.integration.test_cmq import fake_cmq  # noqa: F401  (fixture)
+from tests.integration.test_pull import fake_vod  # noqa: F401  (fixture)
+from tests.integration.test_queue import _record, _workflow
+
+
+def _ledger() -> Ledger:
+    found = ledger_for(get_settings())
+    assert found is not None
+    return found
+
+
+def _task(status: str, task: str = "1250000000-Procedure-t0", file_id: str = "5285890784246869930",
+          **extra: Any) -> dict[str, Any]:
+    return {"EventType": "ProcedureStateChanged",
+            "ProcedureStateChangeEvent": {"TaskId": task, "Status": status, "ErrCode": 0, "FileId": file_id}, **extra}
+
+
+def _send(aws: Aws, context: LambdaContext, document: dict[str, Any], product: str | None = None) -> dict[str, Any]:
+    """POST one event; its notification (the CloudEvent's data and the SNS attributes)."""
+    path = f"/callback/{product}" if product else "/callback"
+    response = handler.callback(http_event(json.dumps(document, ensure_ascii=False), path=path), context)
+    assert response["statusCode"] == 200, response["body"]
+    message = aws.messages()[-1]
+    data = message["cloudevent"]["data"]
+    assert message["attributes"].get("state_change") == data["state_change"]
+    return {"state_change": data["state_change"], "attributes": message["attributes"], "data": data}
+
+
+def _resent(document: dict[str, Any]) -> dict[str, Any]:
+    """The same event sent again with other bytes (another event_id, the same state)."""
+    return {**document, "MediahookResentCopy": "1"}
+
+
+# --------------------------------------------------------------------------- every EventType
+
+
+def _sample(path: Path) -> tuple[dict[str, Any], str]:
+    event = json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(event["body"]), event["pathParameters"]["product"]
+
+
+@pytest.mark.parametrize("path", all_event_files(), ids=lambda p: str(p.relative_to(EVENTS)))
+def test_every_event_type_first_advances_then_repeats(aws: Aws, ledger_table: str, context: LambdaContext,
+                                                      path: Path) -> None:
+    document, product = _sample(path)
+    event = read_event(document, pinned=product)
+    route = route_of(event)
+    first = _send(aws, context, document, product)
+    assert first["state_change"] == "advanced"  # a resource's first event
+    again = _send(aws, context, _resent(document), product)
+    always = route is None or route.order == "change" or not event.summary.subjects
+    assert again["state_change"] == ("advanced" if always else "repeated")
+    for subject in event.summary.subjects:
+        state = _ledger().latest(event.product, subject)
+        assert state is not None and state.event_type == event.event_type
+    for resource in (*event.summary.subjects, *event.summary.file_ids):
+        assert event.event_id in {e.event_id for e in _ledger().entries(resource)}
+
+
+@pytest.mark.parametrize("route", [r for r in (find_route("vod", "ProcedureStateChanged"),
+                                               find_route("mps", "WorkflowTask"),
+                                               find_route("vod", "WechatPublishComplete"),
+                                               find_route("cme", "Task.VideoExportCompleted")) if r],
+                         ids=lambda r: f"{r.product}.{r.event_type}")
+def test_a_status_behind_the_latest_is_stale(aws: Aws, ledger_table: str, context: LambdaContext, route: Any) -> None:
+    document, product = _sample(EVENTS / route.product / f"{route.event_type}.json")
+    key, _ = payload_of(document, route)
+    document[key]["Status"] = "SUCCESS" if route.product == "cme" else "FINISH"
+    assert _send(aws, context, document, product)["state_change"] == "advanced"
+    for behind in ("PROCESSING", "WAITING"):
+        late = copy.deepcopy(document)
+        late[key]["Status"] = behind
+        assert _send(aws, context, late, product)["state_change"] == "stale"
+
+
+def test_finish_then_a_late_processing_then_a_resent_finish(aws: Aws, ledger_table: str,
+                                                           context: LambdaContext) -> None:
+    """The README's three events."""
+    changes = [_send(aws, context, d)["state_change"]
+               for d in (_task("FINISH"), _task("PROCESSING"), _task("FINISH", SessionContext="resent"))]
+    assert changes == ["advanced", "stale", "repeated"]
+    state = _ledger().latest("vod", "1250000000-Procedure-t0")
+    assert state is not None and (state.status, state.final, state.rank) == ("FINISH", True, 3)
+
+
+def test_waiting_processing_finish_in_order_each_advance(aws: Aws, ledger_table: str, context: LambdaContext) -> None:
+    document, _ = _sample(EVENTS / "vod" / "WechatPublishComplete.json")
+    route = find_route("vod", "WechatPublishComplete")
+    assert route is not None
+    key, _ = payload_of(document, route)
+    changes = []
+    for status in ("WAITING", "PROCESSING", "FINISH"):
+        document = copy.deepcopy(document)
+        document[key]["Status"] = status
+        changes.append(_send(aws, context, document, "vod")["state_change"])
+    assert changes == ["advanced", "advanced", "advanced"]
+
+
+def test_a_file_is_followed_from_upload_to_deletion_and_nothing_comes_after(aws: Aws, ledger_table: str,
+                                                                            context: LambdaContext) -> None:
+    file_id = "5285890784246800001"
+    upload = {"EventType": "NewFileUpload", "FileUploadEvent": {"FileId": file_id, "ProcedureTaskId": "p-1"}}
+    deletion = {"EventType": "FileDeleted", "FileDeleteEvent": {"FileIdSet": [file_id, "5285890784246800002"]}}
+    changes = [_send(aws, context, d)["state_change"] for d in (
+        upload, _task("FINISH", task="p-1", file_id=file_id), deletion, _resent(upload), _resent(deletion))]
+    assert changes == ["advanced", "advanced", "advanced", "stale", "repeated"]
+    state = _ledger().latest("vod", file_id)
+    assert state is not None and (state.event_type, state.final) == ("FileDeleted", True)
+    history = _ledger().entries(file_id)
+    assert [(e.event_type, e.state_change) for e in history] == [
+        ("NewFileUpload", "advanced"), ("ProcedureStateChanged", "advanced"), ("FileDeleted", "advanced"),
+        ("NewFileUpload", "stale"), ("FileDeleted", "repeated")]
+    assert all(e.delivery == "push" and e.archive_key.startswith("vod/") for e in history)
+    assert [e.event_type for e in _ledger().entries("p-1")] == ["NewFileUpload", "ProcedureStateChanged", "NewFileUpload"]
+
+
+def test_a_project_status_is_not_monotonic_so_it_always_advances_until_deleted(aws: Aws, ledger_table: str,
+                                                                             context: LambdaContext) -> None:
+    document, _ = _sample(EVENTS / "cme" / "Project.Switcher.StatusChanged.json")
+    changes = []
+    for status in ("Started", "Stopped", "Started"):
+        document = copy.deepcopy(document)
+        document["ProjectSwitcherStatusChangedEvent"]["Status"] = status
+        document["Seq"] = len(changes)
+        changes.append(_send(aws, context, document, "cme")["state_change"])
+    assert changes == ["advanced", "advanced", "advanced"]
+
+
+def test_a_material_edit_after_its_deletion_is_stale(aws: Aws, ledger_table: str, context: LambdaContext) -> None:
+    deleted = {"EventType": "Material.Deleted", "MaterialDeletedEvent": {"MaterialIdSet": ["m-1"]}}
+    edited = {"EventType": "Material.Modified", "MaterialModifiedEvent": {"MaterialId": "m-1", "Name": "late"}}
+    assert [_send(aws, context, d, "cme")["state_change"] for d in (deleted, edited)] == ["advanced", "stale"]
+
+
+# --------------------------------------------------------------------------- the race and the retry
+
+
+def test_events_of_one_subject_at_once_give_one_advanced(aws: Aws, ledger_table: str) -> None:
+    """Eight copies of one task's FINISH (other bytes each) from eight threads released together."""
+    bodies = [json.dumps(_task("FINISH", SessionContext=f"copy-{n}")).encode() for n in range(8)]
+    barrier = threading.Barrier(len(bodies))
+
+    def deliver(body: bytes) -> int:
+        barrier.wait()
+        return api.receive(body)[0]
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        assert list(pool.map(deliver, bodies)) == [200] * len(bodies)
+    changes = sorted(m["cloudevent"]["data"]["state_change"] for m in aws.messages())
+    assert changes == ["advanced"] + ["repeated"] * 7
+
+
+def test_a_retry_after_a_failed_publish_gets_what_it_got_the_first_time(aws: Aws, idempotency_table: str,
+                                                                        ledger_table: str,
+                                                                        context: LambdaContext) -> None:
+    advancing, behind = _task("FINISH"), _task("PROCESSING")
+    with publish_fails_for('"status":"FINISH"'):
+        assert handler.callback(http_event(json.dumps(advancing)), context)["statusCode"] == 503
+    assert aws.messages() == []  # recorded and archived, not published
+    assert _send(aws, context, advancing)["state_change"] == "advanced"  # not repeated
+    with publish_fails_for('"status":"PROCESSING"'):
+        assert handler.callback(http_event(json.dumps(behind)), context)["statusCode"] == 503
+    assert _send(aws, context, behind)["state_change"] == "stale"
+    assert [m["cloudevent"]["data"]["state_change"] for m in aws.messages()] == ["advanced", "stale"]
+    history = _ledger().entries("1250000000-Procedure-t0")
+    assert [(e.status, e.state_change) for e in history] == [("FINISH", "advanced"), ("PROCESSING", "stale")]
+
+
+def test_a_repeated_retry_stays_repeated_after_the_subject_moved_on(aws: Aws, ledger_table: str,
+                                                                   context: LambdaContext) -> None:
+    """The decision of an event that did not advance is kept once: a later retry finds it."""
+    _send(aws, context, _task("PROCESSING"))
+    resent = _task("PROCESSING", SessionContext="resent")
+    with publish_fails_for(read_event(resent).event_id):
+        assert handler.callback(http_event(json.dumps(resent)), context)["statusCode"] == 503
+    _send(aws, context, _task("FINISH"))  # the task moves on before the retry comes
+    assert _send(aws, context, resent)["state_change"] == "repeated"
+
+
+def test_a_ledger_failure_is_503_nothing_is_published_and_the_retry_converges(aws: Aws, ledger_table: str,
+                                                                             context: LambdaContext) -> None:
+    make_client = aws_clients.client
+    broken = mock.Mock(wraps=make_client("dynamodb"))
+    broken.update_item.side_effect = ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}},
+                                                 "UpdateItem")
+    with mock.patch.object(aws_clients, "client", side_effect=lambda n: broken if n == "dynamodb" else make_client(n)):
+        response = handler.callback(http_event(json.dumps(_task("FINISH"))), context)
+    assert response["statusCode"] == 503 and response_json(response)["error"]["code"] == "storage_unavailable"
+    assert aws.messages() == []
+    assert _send(aws, context, _task("FINISH"))["state_change"] == "advanced"
+    assert len(aws.messages()) == 1
+
+
+def test_unprocessed_entries_are_written_again(aws: Aws, ledger_table: str, context: LambdaContext) -> None:
+    make_client = aws_clients.client
+    real = make_client("dynamodb")
+    calls = {"n": 0}
+
+    def throttled_once(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return {"UnprocessedItems": kwargs["RequestItems"]}
+        return real.batch_write_item(**kwargs)
+
+    flaky = mock.Mock(wraps=real)
+    flaky.batch_write_item.side_effect = throttled_once
+    with mock.patch.object(aws_clients, "client", side_effect=lambda n: flaky if n == "dynamodb" else make_client(n)):
+        _send(aws, context, _task("FINISH"))
+    assert calls["n"] == 2 and len(_ledger().entries("5285890784246869930")) == 1
+
+
+# --------------------------------------------------------------------------- every path records
+
+
+def test_push_records_before_publishing(aws: Aws, ledger_table: str, context: LambdaContext) -> None:
+    seen: list[int] = []
+    make_client = aws_clients.client
+    sns = make_client("sns")
+
+    def publish(**kwargs: Any) -> Any:  # at publish time, the entry is already in the ledger
+        seen.append(len(_ledger().entries("5285890784246869930")))
+        return sns.publish(**kwargs)
+
+    spy = mock.Mock(wraps=sns)
+    spy.publish.side_effect = publish
+    with mock.patch.object(aws_clients, "client", side_effect=lambda n: spy if n == "sns" else make_client(n)):
+        _send(aws, context, _task("FINISH"))
+    assert seen == [1]
+
+
+def test_the_queue_records(aws: Aws, ledger_table: str, context: LambdaContext) -> None:
+    assert handler.queue({"Records": [_record("m1", json.dumps(_workflow("t-queue")))]}, context) == {
+        "batchItemFailures": []}
+    (entry,) = _ledger().entries("t-queue")
+    assert (entry.delivery, entry.product, entry.state_change) == ("queue", "mps", "advanced")
+    assert aws.messages()[0]["attributes"]["state_change"] == "advanced"
+
+
+def test_pull_records(aws: Aws, ledger_table: str, fake_vod: FakeVodApi, context: LambdaContext) -> None:  # noqa: F811
+    fake_vod.enqueue(_task("FINISH", task="t-pulled"), _task("PROCESSING", task="t-pulled"))
+    summary = handler.pull({}, context)
+    assert summary["confirmed"] == 2
+    entries = _ledger().entries("t-pulled")
+    assert {e.delivery for e in entries} == {"pull"}
+    assert sorted(e.state_change or "" for e in entries) in (["advanced", "stale"], ["advanced", "advanced"])
+    state = _ledger().latest("vod", "t-pulled")
+    assert state is not None and state.status == "FINISH"  # whatever order the workers took them in
+
+
+def test_cmq_records(aws: Aws, ledger_table: str, fake_cmq: FakeCmq, context: LambdaContext) -> None:  # noqa: F811
+    fake_cmq.send(json.dumps(_workflow("t-cmq")))
+    assert handler.cmq({}, context)["deleted"] == 1
+    (entry,) = _ledger().entries("t-cmq")
+    assert (entry.delivery, entry.product, entry.state_change) == ("queue", "mps", "advanced")
+
+
+def test_a_recovered_event_says_so(aws: Aws, ledger_table: str) -> None:
+    event = read_event(_task("FINISH"))
+    outcome = process(event, delivery="reconcile", settings=get_settings())
+    assert outcome.state_change == "advanced"
+    (message,) = aws.messages()
+    assert message["cloudevent"]["data"]["recovered"] is True and message["attributes"]["recovered"] == "true"
+    assert aws.head(outcome.archive_key)["Metadata"]["delivery"] == "reconcile"
+    assert _ledger().entries("1250000000-Procedure-t0")[0].delivery == "reconcile"
+
+
+def test_without_a_ledger_there_is_no_state_change(aws: Aws, context: LambdaContext) -> None:
+    response = handler.callback(http_event(json.dumps(_task("FINISH"))), context)
+    assert response["statusCode"] == 200
+    (message,) = aws.messages()
+    assert message["cloudevent"]["data"]["state_change"] is None and "state_change" not in message["attributes"]
+    assert message["cloudevent"]["data"]["recovered"] is False and message["attributes"]["recovered"] == "false"
+    assert list(aws.objects()) and aws.s3.list_objects_v2(Bucket=BUCKET)["KeyCount"] == 1
