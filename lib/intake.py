@@ -77,12 +77,21 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 _SMALL_FLOAT = re.compile(rb"\de-")
 
 
-def canonical_json(document: Any, *, errors: str = "strict") -> bytes:
-    """The contract's canonical JSON of ``document`` as UTF-8 (``errors`` as for ``str.encode``)."""
+MAX_DEPTH = 255  # orjson's nesting limit; Tencent's events nest a dozen levels at most
+_TOO_DEEP = "Recursion limit reached"  # what orjson says past MAX_DEPTH
+
+
+def canonical_json(document: Any, *, errors: str = "strict", deep_ok: bool = False) -> bytes:
+    """The contract's canonical JSON of ``document`` as UTF-8 (``errors`` as for ``str.encode``).
+
+    A document nested more than MAX_DEPTH levels is refused (InvalidJson), unless ``deep_ok``: the
+    standard encoder's own limit depends on how deep the call stack already is, so a body just within
+    the decoder's limit could fail to encode (a 500) or not, by where it was called from."""
     try:
         fast = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # integers beyond 64 bits, lone surrogates, deep nesting: the standard encoder decides
-        pass
+    except TypeError as exc:  # integers beyond 64 bits, lone surrogates: the standard encoder decides
+        if str(exc) == _TOO_DEEP and not deep_ok:
+            raise InvalidJson(f"the event is nested more than {MAX_DEPTH} levels deep") from None
     else:
         if b"0.0000" not in fast and not (b"e-" in fast and _SMALL_FLOAT.search(fast)):
             return fast
@@ -96,7 +105,7 @@ def event_id_of(document: dict[str, Any], *, lenient: bool = False) -> str:
     UTF-8 form: UnicodeEncodeError, unless ``lenient`` (the dead-letter paths, which must archive
     whatever they got) passes the surrogates through."""
     logical = {k: v for k, v in document.items() if k not in DELIVERY_FIELDS}
-    canonical = canonical_json(logical, errors="surrogatepass" if lenient else "strict")
+    canonical = canonical_json(logical, errors="surrogatepass" if lenient else "strict", deep_ok=lenient)
     return hashlib.sha256(canonical).hexdigest()
 
 

@@ -58,3 +58,24 @@ def test_a_lone_surrogate_has_no_strict_id_but_a_lenient_one() -> None:
     with pytest.raises(UnicodeEncodeError):
         event_id_of({"EventType": "FileDeleted", "X": "\ud800"})
     assert len(event_id_of({"EventType": "FileDeleted", "X": "\ud800"}, lenient=True)) == 64
+
+
+def _nested(depth: int) -> dict[str, object]:
+    inner: list[object] = []
+    outer = inner
+    for _ in range(depth - 1):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    return {"EventType": "X", "X": outer}
+
+
+def test_an_event_nested_past_the_limit_is_refused_wherever_it_is_hashed() -> None:
+    import pytest
+
+    from lib.errors import InvalidJson
+    from lib.intake import MAX_DEPTH, event_id_of
+
+    assert len(event_id_of(_nested(MAX_DEPTH - 2))) == 64
+    with pytest.raises(InvalidJson, match="nested more than 255 levels"):
+        event_id_of(_nested(MAX_DEPTH + 10))
+    assert len(event_id_of(_nested(MAX_DEPTH + 10), lenient=True)) == 64  # dead letters still get an id
