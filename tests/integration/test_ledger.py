@@ -226,22 +226,23 @@ def test_a_ledger_failure_is_503_nothing_is_published_and_the_retry_converges(aw
     assert len(aws.messages()) == 1
 
 
-def test_unprocessed_entries_are_written_again(aws: Aws, ledger_table: str, context: LambdaContext) -> None:
+def test_an_entry_that_cannot_be_written_is_503_and_nothing_is_published(aws: Aws, ledger_table: str,
+                                                                         context: LambdaContext) -> None:
     make_client = aws_clients.client
     real = make_client("dynamodb")
-    calls = {"n": 0}
 
-    def throttled_once(**kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            return {"UnprocessedItems": kwargs["RequestItems"]}
-        return real.batch_write_item(**kwargs)
+    def put_item(**kwargs: Any) -> Any:
+        if kwargs["Item"]["pk"]["S"].startswith("resource#5285890784246869930"):  # the FileId's entry only
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "PutItem")
+        return real.put_item(**kwargs)
 
     flaky = mock.Mock(wraps=real)
-    flaky.batch_write_item.side_effect = throttled_once
+    flaky.put_item.side_effect = put_item
     with mock.patch.object(aws_clients, "client", side_effect=lambda n: flaky if n == "dynamodb" else make_client(n)):
-        _send(aws, context, _task("FINISH"))
-    assert calls["n"] == 2 and len(_ledger().entries("5285890784246869930")) == 1
+        response = handler.callback(http_event(json.dumps(_task("FINISH"))), context)
+    assert response["statusCode"] == 503 and aws.messages() == []
+    assert _send(aws, context, _task("FINISH"))["state_change"] == "advanced"  # the retry converges
+    assert len(_ledger().entries("5285890784246869930")) == 1 and len(_ledger().entries("1250000000-Procedure-t0")) == 1
 
 
 # --------------------------------------------------------------------------- every path records
