@@ -25,6 +25,7 @@ from tests.conftest import (
     BUCKET,
     EVENTS,
     Aws,
+    Bus,
     LambdaContext,
     all_event_files,
     http_event,
@@ -165,6 +166,24 @@ def test_a_material_edit_after_its_deletion_is_stale(aws: Aws, ledger_table: str
     deleted = {"EventType": "Material.Deleted", "MaterialDeletedEvent": {"MaterialIdSet": ["m-1"]}}
     edited = {"EventType": "Material.Modified", "MaterialModifiedEvent": {"MaterialId": "m-1", "Name": "late"}}
     assert [_send(aws, context, d, "cme")["state_change"] for d in (deleted, edited)] == ["advanced", "stale"]
+
+
+def test_the_consumers_filters_see_each_subject_move_forward_only(aws: Aws, ledger_table: str, event_bus: Bus,
+                                                                   context: LambdaContext) -> None:
+    """examples/consumer.py's ADVANCED_ONLY as an SNS filter policy, and the same as an EventBridge rule."""
+    from examples.consumer import ADVANCED_ONLY
+
+    url = aws.sqs.create_queue(QueueName="advanced-only")["QueueUrl"]
+    arn = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.sns.subscribe(TopicArn=aws.topic_arn, Protocol="sqs", Endpoint=arn,
+                      Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps(ADVANCED_ONLY)})
+    event_bus.rule("advanced", {"detail": {"data": {"state_change": ["advanced"]}}})
+    for document in (_task("FINISH"), _task("PROCESSING"), _task("FINISH", SessionContext="resent")):
+        _send(aws, context, document)
+    received = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [json.loads(m["Body"])["data"]["status"] for m in received] == ["FINISH"]
+    assert [e["detail"]["data"]["status"] for e in event_bus.received("advanced")] == ["FINISH"]
+    assert len(event_bus.received()) == 3  # nothing is dropped: the consumer chooses
 
 
 # --------------------------------------------------------------------------- the race and the retry
