@@ -49,7 +49,9 @@ __all__ = ["Entry", "Ledger", "LedgerUnavailable", "Pending", "StateChange", "Su
 
 STATE, DECISION = "state", "decision"
 BATCH_ATTEMPTS = 5  # BatchGetItem (lookups): the first call and four retries of unprocessed keys
-WORKERS = 32  # threads for the ledger's calls (pull and batch deliveries process events side by side)
+# Threads for the ledger's calls, started on demand: a callback uses two or three; the puller processes up to
+# PULL_CONCURRENCY (64) events at once, each with an update and two or three entries in flight.
+WORKERS = 192
 DEFAULT_RETENTION_DAYS = 90
 
 
