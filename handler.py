@@ -49,6 +49,15 @@ def pull(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @entry_point
+def reconcile(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """On a schedule: ask Tencent what happened and recover the events whose push never arrived. Returns
+    the run's summary; raises when Tencent could not be read (the function's errors alarm)."""
+    from lib.reconcile import run as tencent_reconcile  # the Tencent SDK is loaded on this path only
+
+    return tencent_reconcile.run(get_settings(), context).as_dict()
+
+
+@entry_point
 def queue(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """MPS notifications from AWS SQS, with partial batch failures."""
     from lib import sqs

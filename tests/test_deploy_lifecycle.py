@@ -86,7 +86,7 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     _deploy(account, service, stage)
     resources = account.resources(stack)
     functions = account.functions(stage)
-    assert set(functions) == {"callback", "pull", "queue", "cmq"}
+    assert set(functions) == {"callback", "pull", "queue", "cmq", "reconcile"}
     local_zip = code_sha256(service / ".serverless" / "mediahook.zip")
     assert {f["CodeSha256"] for f in functions.values()} == {local_zip}  # the artifact `make package` builds
     assert {f["Runtime"] for f in functions.values()} == {"python3.12"}
@@ -105,8 +105,9 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     dedup_arn = account.client("dynamodb").describe_table(TableName=table)["Table"]["TableArn"]
     for name, function in functions.items():
         assert function["Environment"]["Variables"]["LEDGER_TABLE"] == ledger, name
+        reads = [({"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}, ledger_arn)] * (name == "reconcile")
         assert _ledger_grants(account, function["Role"], dedup_arn) == [
-            ({"dynamodb:UpdateItem", "dynamodb:PutItem"}, ledger_arn)], name
+            ({"dynamodb:UpdateItem", "dynamodb:PutItem"}, ledger_arn), *reads], name
     # the resources the environment names exist
     account.client("s3").head_bucket(Bucket=resources["ArchiveBucket"])
     account.client("sns").get_topic_attributes(TopicArn=topic_arn)
@@ -120,8 +121,13 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     rules = account.client("events").list_rules()["Rules"]
     schedules = {r["Name"]: r for r in rules if r["Name"].startswith(stack)}
-    assert len(schedules) == 2 and {r["State"] for r in schedules.values()} == {"DISABLED"}
-    assert {"Pull", "Cmq"} == {name.split("-")[2].removesuffix("EventsRuleSchedule1") for name in schedules}
+    assert len(schedules) == 3 and {r["State"] for r in schedules.values()} == {"DISABLED"}
+    assert {"Pull", "Cmq", "Reconcile"} == {name.split("-")[2].removesuffix("EventsRuleSchedule1") for name in schedules}
+    reconcile_rule = next(r for n, r in schedules.items() if "Reconcile" in n)
+    assert reconcile_rule["ScheduleExpression"] == "rate(10 minutes)"
+    (target,) = account.client("events").list_targets_by_rule(Rule=reconcile_rule["Name"])["Targets"]
+    assert target["Arn"] == functions["reconcile"]["FunctionArn"]
+    assert functions["reconcile"]["Environment"]["Variables"]["RECONCILE_PRODUCTS"] == "vod"
     outputs = deploy_local.stack_outputs(account.endpoint, stage)
     assert outputs["EventsTopicArn"] == topic_arn and outputs["ArchiveBucketName"] == resources["ArchiveBucket"]
 

@@ -61,7 +61,7 @@ def test_the_ledger_is_on_by_default(packaged: Path) -> None:
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
     conditions = template["Conditions"]
     functions = _functions(template)
-    assert set(functions) == {"handler.callback", "handler.pull", "handler.queue", "handler.cmq"}
+    assert set(functions) == {"handler.callback", "handler.pull", "handler.queue", "handler.cmq", "handler.reconcile"}
     for name, function in functions.items():  # every function runs the pipeline: each records
         env = function["Environment"]["Variables"]
         assert _evaluate(env["LEDGER_TABLE"], conditions) == {"Ref": "LedgerTable"}, name

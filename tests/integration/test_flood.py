@@ -128,3 +128,21 @@ def test_the_budget_is_refusal_log_per_minute(signed: Aws, context: LambdaContex
     refused = [json.loads(line) for line in stream.getvalue().splitlines() if '"refused"' in line]
     assert len(refused) == budget
     assert refusal_log.refusals.pending() == 60 - budget  # kept for the minute's summary line
+
+
+def test_a_refusal_after_an_accepted_event_carries_none_of_its_keys(signed: Aws, context: LambdaContext) -> None:
+    """The pipeline's per-event log keys (correlation_id, archive_key...) end with their invocation: a
+    refusal in the same sandbox must not be logged under the previous event's id."""
+    document = json.loads(load_event("vod/NewFileUpload.json")["body"])
+    t = int(time.time()) + 600
+    document |= {"T": t, "Sign": hashlib.md5(f"{VOD_KEY}{t}".encode()).hexdigest()}
+    assert handler.callback(http_event(json.dumps(document)), context)["statusCode"] == 200
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        assert handler.callback(_forged(0), context)["statusCode"] == 401
+    finally:
+        logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
+    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["message"] == "refused"
+    assert not {"correlation_id", "archive_key", "event_type", "product", "delivery"} & set(line)

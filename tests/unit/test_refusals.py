@@ -36,6 +36,8 @@ def logged() -> Iterator[io.StringIO]:
 
 @pytest.fixture(autouse=True)
 def no_pending_counts() -> Iterator[None]:
+    """No counts, and no per-event log keys, left by an earlier test (an invocation clears its own)."""
+    logger.thread_safe_clear_keys()
     observability._pending.clear()
     yield
     observability._pending.clear()

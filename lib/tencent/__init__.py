@@ -1,8 +1,9 @@
 """Tencent Cloud API clients: the SDK's CommonClient, signing requests with TC3-HMAC-SHA256.
 
 One factory for every Tencent API mediahook calls: VOD's PullEvents/ConfirmEvents (lib/pull.py), VOD's
-and MPS's DescribeTaskDetail and VOD's DescribeMediaInfos (lib/verify.py). The SDK is imported here, on
-first use, so the callback's cold start never loads it unless verification is configured.
+and MPS's DescribeTaskDetail and VOD's DescribeMediaInfos (lib/verify.py), and the listings the reconcile
+run reads (lib/tencent/listing.py). The SDK is imported here, on first use, so the callback's cold start
+never loads it unless verification is configured.
 """
 
 from __future__ import annotations
