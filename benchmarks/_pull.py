@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, use_memory_sinks
+from benchmarks.common import ROOT, use_memory_aws
 
 
 def _events(n: int, offset: int) -> list[dict[str, Any]]:
@@ -46,7 +46,7 @@ def main() -> None:
     from lib.settings import get_settings
     from tests.fakes.vod_api import FakeVodApi
 
-    s3, _ = use_memory_sinks(delay=latency)
+    s3, _, _ = use_memory_aws(delay=latency)  # DynamoDB too: the ledger is on (LEDGER_TABLE), as deployed
     fake = FakeVodApi(latency=latency).start()
     env = {"VOD_API_ENDPOINT": fake.url, "TENCENTCLOUD_SECRET_ID": fake.secret_id,
            "TENCENTCLOUD_SECRET_KEY": fake.secret_key}

@@ -29,6 +29,10 @@ from lib.notification import Notification
 
 # The subscription's filter policy (message attributes): failed VOD events, no smoke checks.
 FILTER_POLICY = {"product": ["vod"], "succeeded": ["false"], "synthetic": [{"exists": False}]}
+# With the ledger (LEDGER_TABLE, on by default), add this to see each task or file move forward only: no late
+# PROCESSING after its FINISH, no re-sent copy, nothing after a deletion (docs/consuming.md). On EventBridge,
+# the same as a rule's pattern: {"detail": {"data": {"state_change": ["advanced"]}}}.
+ADVANCED_ONLY = {"state_change": ["advanced"]}
 
 logger = Logger(service="mediahook-consumer")
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -17,12 +17,14 @@ kinds of item (``pk``, ``sk``):
 * ``event#{product}#{event_id}``, ``decision``: the decision of an event that did not advance anything,
   written once (``attribute_not_exists``), so its retry gets what it got the first time.
 * ``resource#{id}``, ``{product}#{event_id}``: one entry per resource the event names (its subjects, FileIds,
-  TaskId, MaterialIds, ProjectId), written by BatchWriteItem beside the state's update. A retry rewrites
-  the same items. An entry's ``state_change`` is read back from the two items above.
+  TaskId, MaterialIds, ProjectId), one PutItem each, beside the state's update. A retry rewrites the same
+  items. An entry's ``state_change`` is read back from the two items above.
 
 Every item carries ``expires_at`` (the table's TTL attribute): LEDGER_RETENTION_DAYS (90) after it was
-written. An advanced event costs one UpdateItem per subject and one BatchWriteItem (up to 25 entries),
-issued side by side, beside the archive's PutObject: no sequential round trip is added to a delivery.
+written. An advanced event costs one UpdateItem per subject and one PutItem per resource, all issued side
+by side, beside the archive's PutObject: no sequential round trip is added to a delivery. (PutItem rather
+than BatchWriteItem: an event names two or three resources, the calls run in parallel anyway, and a cold
+start then loads no other DynamoDB operation than the idempotency records already use.)
 """
 
 from __future__ import annotations
@@ -30,37 +32,43 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import Field
 
 from lib.intake import InboundEvent
 from lib.notification import StateChange
 from lib.routing import LEGACY, Order, Position, Route, find_route, position
-from lib.settings import EnvSettings, Settings
+from lib.settings import ConfigError, Settings
 
-__all__ = ["Entry", "Ledger", "LedgerSettings", "LedgerUnavailable", "Pending", "StateChange", "SubjectState",
-           "ledger_for"]
+__all__ = ["Entry", "Ledger", "LedgerUnavailable", "Pending", "StateChange", "SubjectState", "ledger_for",
+           "retention_days"]
 
 STATE, DECISION = "state", "decision"
-MAX_BATCH = 25  # BatchWriteItem: items per call
-BATCH_ATTEMPTS = 5  # the first call and four retries of unprocessed items
-WORKERS = 32  # threads for the ledger's calls (pull and batch deliveries process events side by side)
+BATCH_ATTEMPTS = 5  # BatchGetItem (lookups): the first call and four retries of unprocessed keys
+# Threads for the ledger's calls, started on demand: a callback uses two or three; the puller processes up to
+# PULL_CONCURRENCY (64) events at once, each with an update and two or three entries in flight.
+WORKERS = 192
+DEFAULT_RETENTION_DAYS = 90
 
 
 class LedgerUnavailable(Exception):
     """A ledger write failed (after the SDK's retries); the delivery must not be acknowledged."""
 
 
-class LedgerSettings(EnvSettings):
-    """The ledger's own settings (LEDGER_TABLE itself is in ``Settings``)."""
-
-    FEATURE: ClassVar[str] = "ledger configuration"
-    ledger_retention_days: int = Field(default=90, ge=1, le=36500)
+def retention_days(env: Mapping[str, str]) -> int:
+    """LEDGER_RETENTION_DAYS (1 to 36500; 90 if unset): how long the ledger's items live. Read without a settings
+    model: the callback's cold start should not build one for a single integer."""
+    text = env.get("LEDGER_RETENTION_DAYS", "").strip()
+    if not text:
+        return DEFAULT_RETENTION_DAYS
+    if not text.isdigit() or not 1 <= int(text) <= 36500:
+        raise ConfigError(f"invalid ledger configuration: LEDGER_RETENTION_DAYS: a number of days from 1 to 36500 "
+                          f"expected, got {text[:20]!r}")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -239,7 +247,7 @@ class Pending:
 class Ledger:
     """One ledger table: ``record`` (the pipeline) and ``latest``, ``entries`` (lookup, replay, reconcile)."""
 
-    def __init__(self, table: str, client: Callable[[], Any], retention_days: int = 90) -> None:
+    def __init__(self, table: str, client: Callable[[], Any], retention_days: int = DEFAULT_RETENTION_DAYS) -> None:
         self.table, self.client, self.retention_days = table, client, retention_days
 
     # --------------------------------------------------------------------------- writing
@@ -249,10 +257,10 @@ class Ledger:
         threads. The caller archives meanwhile, then waits on ``Pending.result``."""
         expires_at = int(time.time()) + self.retention_days * 86400
         pool = _pool()
-        items = [self._entry_item(event, resource, delivery=delivery, received_at=received_at,
-                                  archive_key=archive_key, expires_at=expires_at)
-                 for resource in resources_of(event)]
-        entries = [pool.submit(self._write_batch, items[i:i + MAX_BATCH]) for i in range(0, len(items), MAX_BATCH)]
+        entries = [pool.submit(self._write_entry, self._entry_item(event, resource, delivery=delivery,
+                                                                   received_at=received_at, archive_key=archive_key,
+                                                                   expires_at=expires_at))
+                   for resource in resources_of(event)]
         route = route_of(event)
         moves: list[Future[StateChange]] = []
         if route is not None:  # an event of no subject (an unknown EventType) cannot be behind anything
@@ -307,18 +315,11 @@ class Ledger:
                 "subjects": {"L": [_s(v) for v in s.subjects]}, "order": _s(route.order if route else "none"),
                 "expires_at": _n(expires_at)}
 
-    def _write_batch(self, items: list[dict[str, Any]]) -> None:
-        requests = [{"PutRequest": {"Item": item}} for item in items]
-        for attempt in range(BATCH_ATTEMPTS):
-            try:
-                response = self.client().batch_write_item(RequestItems={self.table: requests})
-            except (ClientError, BotoCoreError) as exc:
-                raise LedgerUnavailable(f"the ledger's entries could not be written: {exc}") from exc
-            requests = response.get("UnprocessedItems", {}).get(self.table, [])
-            if not requests:
-                return
-            time.sleep(0.05 * 2 ** attempt)  # throttled: back off, then the unprocessed ones again
-        raise LedgerUnavailable(f"the ledger's entries could not be written: {len(requests)} left unprocessed")
+    def _write_entry(self, item: dict[str, Any]) -> None:
+        try:
+            self.client().put_item(TableName=self.table, Item=item)
+        except (ClientError, BotoCoreError) as exc:
+            raise LedgerUnavailable(f"the ledger's entry could not be written: {exc}") from exc
 
     # --------------------------------------------------------------------------- reading
 
@@ -409,8 +410,7 @@ def ledger_for(settings: Settings) -> Ledger | None:
         return None
     from lib import aws
 
-    retention = LedgerSettings.from_env(os.environ).ledger_retention_days
-    return Ledger(settings.ledger_table, lambda: aws.client("dynamodb"), retention)
+    return Ledger(settings.ledger_table, lambda: aws.client("dynamodb"), retention_days(os.environ))
 
 
 def reset() -> None:

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 from tests.test_packaging import _evaluate
 
 pytestmark = pytest.mark.slow
-LEDGER_ACTIONS = {"dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"}
+LEDGER_ACTIONS = {"dynamodb:UpdateItem", "dynamodb:PutItem"}
 
 
 @pytest.fixture(scope="module")

@@ -58,8 +58,7 @@ def test_the_reconcile_role_has_what_the_run_needs_and_nothing_else(packaged: Pa
     assert not any(a.startswith(("sqs:", "s3:Delete", "s3:List")) for a in actions)
     ledger = [s for s in statements if s["Resource"] == {"Fn::GetAtt": ["LedgerTable", "Arn"]}]
     assert {a for s in ledger for a in s["Action"]} == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
-                                                       "dynamodb:UpdateItem", "dynamodb:PutItem",
-                                                       "dynamodb:BatchWriteItem"}
+                                                       "dynamodb:UpdateItem", "dynamodb:PutItem"}
     (read,) = [s for s in statements if s["Action"] == "s3:GetObject"]
     assert read["Resource"] == {"Fn::Sub": "${ArchiveBucket.Arn}/*"}
     logs = next(s for s in statements if "logs:PutLogEvents" in s["Action"])

@@ -1,4 +1,4 @@
-"""The operator's command line: ``mediahook {send,validate,replay,schema,smoke} ...`` (or ``python -m lib.cli``).
+"""The operator's command line: ``mediahook {send,validate,events,replay,schema,smoke} ...`` (or ``python -m lib.cli``).
 
 One module per command, each defining ``COMMAND`` (a :class:`lib.cli.common.Command`: its name, help,
 description, options and what it runs); ``COMMANDS`` below lists them in the order ``--help`` shows them.
@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import argparse
 
-from lib.cli import replay, schema, send, smoke, validate
+from lib.cli import events, replay, schema, send, smoke, validate
 from lib.cli.common import Command, callback_url, load_sample, post, progress, sign_body
 
 COMMANDS: tuple[Command, ...] = (
     send.COMMAND,
     validate.COMMAND,
+    events.COMMAND,
     replay.COMMAND,
     schema.COMMAND,
     smoke.COMMAND,
 )
 
 DESCRIPTION = ("The operator's command line for mediahook: post signed sample events to a deployment, validate "
-               "payloads, replay archived events, write the JSON Schemas, and smoke-check a deployment.")
+               "payloads, look up a resource's history in the ledger, replay archived events, write the JSON "
+               "Schemas, and smoke-check a deployment.")
 
 # What scripts and tests import from ``lib.cli`` (they live in lib.cli.common).
 __all__ = ["COMMANDS", "Command", "callback_url", "load_sample", "main", "parser", "post", "progress", "sign_body"]

@@ -1,5 +1,7 @@
 """``mediahook replay --from DATE --to DATE [--type PATTERN] [--dry-run]``: re-publish archived events from S3,
-with their original ``event_id``s, so consumers can dedupe."""
+with their original ``event_id``s, so consumers can dedupe. ``mediahook replay --file-id ID`` (or another id
+option; the dates then optional): the events the ledger recorded under that id, in their original order, with
+their original ids and state_change."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any, get_args
 
 from lib.cli.common import Command, progress
+from lib.cli.events import NoLedger, add_id_options, chosen_id
 
 ARCHIVE_KEY = re.compile(
     r"^(?P<product>vod|cme|mps)/(?P<unknown>_unknown/)?(?P<type>[A-Za-z][\w.\-]*)/"
@@ -33,14 +36,47 @@ def archived_keys(s3: Any, bucket: str, prefix: str, start: date, end: date, pat
     return sorted(keys)
 
 
+def ledger_keys(ledger: Any, resource: str, prefix: str, start: date | None, end: date | None,
+                pattern: str) -> tuple[list[str], dict[str, Any]]:
+    """The archive keys of the events recorded under ``resource``, oldest first (within the dates and the type
+    pattern, when given), and each key's state_change."""
+    keys: list[str] = []
+    changes: dict[str, Any] = {}
+    for entry in ledger.entries(resource):
+        match = ARCHIVE_KEY.match(entry.archive_key[len(prefix):]) if entry.archive_key.startswith(prefix) else None
+        if match is None or entry.archive_key in changes:
+            continue
+        day = date(int(match["y"]), int(match["m"]), int(match["d"]))
+        if (start and day < start) or (end and day > end):
+            continue
+        if fnmatch.fnmatchcase(f"{match['product']}.{match['type']}", pattern):
+            keys.append(entry.archive_key)
+            changes[entry.archive_key] = entry.state_change
+    return keys, changes
+
+
+def _state_change_of(ledger: Any, event: Any) -> Any:
+    """What the ledger decided for ``event`` (a date-range replay with LEDGER_TABLE): read off its first resource."""
+    from lib.ledger import resources_of
+
+    resources = resources_of(event)
+    if not resources:
+        return "advanced"  # an event naming nothing cannot be behind anything (lib/ledger.py)
+    return next((e.state_change for e in ledger.entries(resources[0])
+                 if e.product == event.product and e.event_id == event.event_id), None)
+
+
 def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: Any,
-           dry_run: bool = False, show_progress: bool = True) -> int:
-    """Re-publish archived events with their original ids, receipt times and delivery kinds, to every
-    configured target (the SNS topic and ROUTES topics, the EventBridge bus)."""
+           dry_run: bool = False, show_progress: bool = True, state_changes: dict[str, Any] | None = None) -> int:
+    """Re-publish archived events with their original ids, receipt times, delivery kinds and (with a ledger)
+    state_change, to every configured target (the SNS topic and ROUTES topics, the EventBridge bus)."""
     from lib.archive import ArchivedObject
     from lib.intake import read_event
+    from lib.ledger import ledger_for
     from lib.notification import Delivery
     from lib.pipeline import notify
+
+    ledger = ledger_for(settings)
 
     keys = list(keys)
     for index, key in enumerate(keys, 1):
@@ -54,19 +90,25 @@ def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: 
             continue
         if not dry_run:
             delivery = meta.get("delivery", "push")
+            if state_changes is not None:
+                state_change = state_changes.get(key)
+            else:
+                state_change = _state_change_of(ledger, event) if ledger is not None else None
             notify(event, ArchivedObject(bucket, key, created=False),
                    delivery=delivery if delivery in get_args(Delivery) else "push",
-                   received_at=meta.get("received-at") or datetime.now(UTC).isoformat(), settings=settings)
+                   received_at=meta.get("received-at") or datetime.now(UTC).isoformat(), settings=settings,
+                   state_change=state_change)
         if show_progress:
             progress(index, len(keys), match["type"])
     return len(keys)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="date_from", metavar="DATE", required=True, type=date.fromisoformat,
-                        help="the first day, YYYY-MM-DD (UTC, the archive key's date)")
-    parser.add_argument("--to", dest="date_to", metavar="DATE", required=True, type=date.fromisoformat,
-                        help="the last day, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--from", dest="date_from", metavar="DATE", type=date.fromisoformat,
+                        help="the first day, YYYY-MM-DD (UTC, the archive key's date); required without an id option")
+    parser.add_argument("--to", dest="date_to", metavar="DATE", type=date.fromisoformat,
+                        help="the last day, YYYY-MM-DD (inclusive); required without an id option")
+    add_id_options(parser, required=False)
     parser.add_argument("--type", default="*", help="glob on product.EventType, e.g. 'vod.Procedure*'")
     parser.add_argument("--bucket", help="defaults to ARCHIVE_BUCKET")
     parser.add_argument("--dry-run", action="store_true", help="list what would be published")
@@ -77,18 +119,37 @@ def run(args: argparse.Namespace) -> int:
     from lib import aws
     from lib.settings import get_settings
 
+    resource = chosen_id(args)
+    if resource is None and (args.date_from is None or args.date_to is None):
+        print("mediahook replay: --from and --to are required unless an id option (--file-id, --task-id, "
+              "--material-id, --project-id, --resource) is given", file=sys.stderr)
+        return 2
     settings = get_settings()
     bucket = args.bucket or settings.archive_bucket
     s3 = aws.client("s3")
-    keys = archived_keys(s3, bucket, settings.archive_prefix, args.date_from, args.date_to, args.type)
-    print(f"{len(keys)} archived events from {args.date_from} to {args.date_to} match {args.type!r}"
-          + (" (dry run: nothing is published)" if args.dry_run else ""))
+    changes: dict[str, Any] | None = None
+    if resource is not None:
+        from lib.cli.events import open_ledger
+
+        try:
+            ledger = open_ledger()
+        except NoLedger as exc:
+            print(f"mediahook replay: {exc}", file=sys.stderr)
+            return 2
+        keys, changes = ledger_keys(ledger, resource, settings.archive_prefix, args.date_from, args.date_to,
+                                    args.type)
+        print(f"{len(keys)} archived events recorded under {resource} match {args.type!r}, oldest first"
+              + (" (dry run: nothing is published)" if args.dry_run else ""))
+    else:
+        keys = archived_keys(s3, bucket, settings.archive_prefix, args.date_from, args.date_to, args.type)
+        print(f"{len(keys)} archived events from {args.date_from} to {args.date_to} match {args.type!r}"
+              + (" (dry run: nothing is published)" if args.dry_run else ""))
     if args.dry_run:
         for key in keys:
             print(f"  would publish {key}")
         return 0
     replay(keys, s3=s3, bucket=bucket, prefix=settings.archive_prefix, settings=settings,
-           show_progress=not args.quiet)
+           show_progress=not args.quiet, state_changes=changes)
     print(f"re-published {len(keys)} events")
     return 0
 
@@ -97,6 +158,9 @@ COMMAND = Command(
     "replay", help="re-publish archived events (same event_ids)",
     description="Re-publish the events archived between --from and --to (inclusive, by the archive key's "
                 "date) whose product.EventType matches --type, with their original event_id, receipt time and "
-                "delivery kind, to every configured target. Reads the stage's settings from the environment "
-                "(ARCHIVE_BUCKET, ARCHIVE_PREFIX, the topics and bus). _dead/ letters are not replayed.",
+                "delivery kind, to every configured target. With an id option instead (--file-id, --task-id, "
+                "--material-id, --project-id, --resource; the dates then narrow it if given): the events the "
+                "ledger (LEDGER_TABLE) recorded under that id, in their original order, with their original "
+                "event_id and state_change. Reads the stage's settings from the environment (ARCHIVE_BUCKET, "
+                "ARCHIVE_PREFIX, the topics and bus, LEDGER_TABLE). _dead/ letters are not replayed.",
     configure=configure, run=run)

@@ -25,6 +25,7 @@ from tests.conftest import (
     BUCKET,
     EVENTS,
     Aws,
+    Bus,
     LambdaContext,
     all_event_files,
     http_event,
@@ -167,6 +168,24 @@ def test_a_material_edit_after_its_deletion_is_stale(aws: Aws, ledger_table: str
     assert [_send(aws, context, d, "cme")["state_change"] for d in (deleted, edited)] == ["advanced", "stale"]
 
 
+def test_the_consumers_filters_see_each_subject_move_forward_only(aws: Aws, ledger_table: str, event_bus: Bus,
+                                                                   context: LambdaContext) -> None:
+    """examples/consumer.py's ADVANCED_ONLY as an SNS filter policy, and the same as an EventBridge rule."""
+    from examples.consumer import ADVANCED_ONLY
+
+    url = aws.sqs.create_queue(QueueName="advanced-only")["QueueUrl"]
+    arn = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.sns.subscribe(TopicArn=aws.topic_arn, Protocol="sqs", Endpoint=arn,
+                      Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps(ADVANCED_ONLY)})
+    event_bus.rule("advanced", {"detail": {"data": {"state_change": ["advanced"]}}})
+    for document in (_task("FINISH"), _task("PROCESSING"), _task("FINISH", SessionContext="resent")):
+        _send(aws, context, document)
+    received = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [json.loads(m["Body"])["data"]["status"] for m in received] == ["FINISH"]
+    assert [e["detail"]["data"]["status"] for e in event_bus.received("advanced")] == ["FINISH"]
+    assert len(event_bus.received()) == 3  # nothing is dropped: the consumer chooses
+
+
 # --------------------------------------------------------------------------- the race and the retry
 
 
@@ -226,22 +245,23 @@ def test_a_ledger_failure_is_503_nothing_is_published_and_the_retry_converges(aw
     assert len(aws.messages()) == 1
 
 
-def test_unprocessed_entries_are_written_again(aws: Aws, ledger_table: str, context: LambdaContext) -> None:
+def test_an_entry_that_cannot_be_written_is_503_and_nothing_is_published(aws: Aws, ledger_table: str,
+                                                                         context: LambdaContext) -> None:
     make_client = aws_clients.client
     real = make_client("dynamodb")
-    calls = {"n": 0}
 
-    def throttled_once(**kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            return {"UnprocessedItems": kwargs["RequestItems"]}
-        return real.batch_write_item(**kwargs)
+    def put_item(**kwargs: Any) -> Any:
+        if kwargs["Item"]["pk"]["S"].startswith("resource#5285890784246869930"):  # the FileId's entry only
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "PutItem")
+        return real.put_item(**kwargs)
 
     flaky = mock.Mock(wraps=real)
-    flaky.batch_write_item.side_effect = throttled_once
+    flaky.put_item.side_effect = put_item
     with mock.patch.object(aws_clients, "client", side_effect=lambda n: flaky if n == "dynamodb" else make_client(n)):
-        _send(aws, context, _task("FINISH"))
-    assert calls["n"] == 2 and len(_ledger().entries("5285890784246869930")) == 1
+        response = handler.callback(http_event(json.dumps(_task("FINISH"))), context)
+    assert response["statusCode"] == 503 and aws.messages() == []
+    assert _send(aws, context, _task("FINISH"))["state_change"] == "advanced"  # the retry converges
+    assert len(_ledger().entries("5285890784246869930")) == 1 and len(_ledger().entries("1250000000-Procedure-t0")) == 1
 
 
 # --------------------------------------------------------------------------- every path records
