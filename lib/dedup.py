@@ -19,6 +19,7 @@ callback, pull and queue functions share one record per event.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -41,6 +42,7 @@ from lib.errors import InProgress, StorageUnavailable
 from lib.observability import count, logger
 
 KEY_PREFIX = "mediahook-event"
+EVENT_KEY = "[product, event_id]"  # powertools hashes what this selects of ``identity``'s dict
 # Longer than Tencent's 4-day retention of unconfirmed VOD events, so a late redelivery still dedupes.
 RECORD_TTL_SECONDS = 5 * 24 * 3600
 
@@ -63,7 +65,7 @@ def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
 @functools.cache
 def _runner(table: str, effects: Effects) -> Effects:
     config = IdempotencyConfig(
-        event_key_jmespath="[product, event_id]",
+        event_key_jmespath=EVENT_KEY,
         raise_on_no_idempotency_key=True,
         expires_after_seconds=RECORD_TTL_SECONDS,
         response_hook=_mark_duplicate,
@@ -83,7 +85,7 @@ def _runner(table: str, effects: Effects) -> Effects:
             config.register_lambda_context(_context)
         done: dict[str, Any] = {}
         event = kwargs["event"]
-        key = {"product": event.product, "event_id": event.event_id}
+        key = identity(event.product, event.event_id)
         try:
             return run(key=key, done=done, **kwargs)
         except (IdempotencyPersistenceLayerError, IdempotencyPersistenceConnectionError):
@@ -102,6 +104,34 @@ def _runner(table: str, effects: Effects) -> Effects:
             return result
 
     return call
+
+
+def identity(product: str, event_id: str) -> dict[str, str]:
+    """The data an event's record is keyed by (through ``EVENT_KEY``): its product and event_id."""
+    return {"product": product, "event_id": event_id}
+
+
+def status(table: str | None, product: str, event_id: str) -> str | None:
+    """The event's record status: ``COMPLETED`` once archived and published, ``INPROGRESS`` while a
+    delivery is on it, ``NONE`` when no delivery finished (a failed run deletes its record; an in-flight
+    record whose invocation died counts as none); None without a table. Reconciliation reads it to tell
+    an event recorded in the ledger but never published (its delivery failed after the ledger's write)."""
+    if not table:
+        return None
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
+
+    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=aws.client("dynamodb"))
+    persistence.configure(IdempotencyConfig(event_key_jmespath=EVENT_KEY), key_prefix=KEY_PREFIX)
+    try:
+        record = persistence.get_record(identity(product, event_id))
+    except IdempotencyItemNotFoundError:
+        return "NONE"
+    if record is None:
+        return "NONE"
+    expiry = record.in_progress_expiry_timestamp
+    if record.status == "INPROGRESS" and expiry is not None and expiry < time.time() * 1000:
+        return "NONE"  # its invocation died: nobody is on it
+    return str(record.status)
 
 
 def run_once(table: str | None, effects: Effects, **kwargs: Any) -> dict[str, Any]:

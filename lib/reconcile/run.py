@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,7 +33,7 @@ from typing import Any, ClassVar, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, field_validator, model_validator
 
-from lib import aws
+from lib import aws, dedup
 from lib.errors import DeliveryError, InProgress, StorageUnavailable
 from lib.intake import InboundEvent, parse_delivery
 from lib.ledger import Ledger, ledger_for
@@ -253,7 +252,7 @@ class Reconciler:
         never published. The idempotency record tells: COMPLETED only when archived and published. Such
         an event is run again from its archived bytes (its own event_id: the consumer gets the very event,
         ``advanced`` as it was decided); without an archived copy it is rebuilt from Tencent (False)."""
-        status = delivery_status(self.settings.idempotency_table, product, event_id)
+        status = dedup.status(self.settings.idempotency_table, product, event_id)
         if status not in ("INPROGRESS", "NONE"):  # None: no idempotency table, the ledger is all there is
             self._add("seen")
             return True
@@ -352,33 +351,6 @@ class Reconciler:
         if self.remaining_ms() <= self.config.reconcile_reserve_ms:
             self.summary.skipped += leaving
             raise _OutOfTime
-
-
-def delivery_status(table: str | None, product: str, event_id: str) -> str | None:
-    """The idempotency record's status of the event (lib/dedup.py's records, keyed as lib/dedup keys them: the
-    event's product and event_id; the integration tests hold the two together): COMPLETED once archived and
-    published, INPROGRESS while a delivery is on it, NONE when no delivery finished (the record is deleted
-    when its run fails); None without an idempotency table. Read with powertools' own key derivation."""
-    # TODO(dedup owner): expose this as lib.dedup.status(table, product, event_id) so the key is derived in one place.
-    if not table:
-        return None
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
-
-    from lib.dedup import KEY_PREFIX
-
-    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=aws.client("dynamodb"))
-    persistence.configure(IdempotencyConfig(event_key_jmespath="[product, event_id]"), key_prefix=KEY_PREFIX)
-    try:
-        record = persistence.get_record({"product": product, "event_id": event_id})
-    except IdempotencyItemNotFoundError:
-        return "NONE"
-    if record is None:
-        return "NONE"
-    expiry = record.in_progress_expiry_timestamp
-    if record.status == "INPROGRESS" and expiry is not None and expiry < time.time() * 1000:
-        return "NONE"  # its invocation died: nobody is on it
-    return str(record.status)
 
 
 def clients_for(config: ReconcileSettings, cache_seconds: int) -> Callable[[str], Any]:
