@@ -40,6 +40,7 @@ from lib.ledger import Ledger, ledger_for
 from lib.observability import count, logger
 from lib.pipeline import process
 from lib.reconcile.rebuild import FINAL_TASK_STATUSES, Unmappable, task_event, task_event_for, upload_event
+from lib.reconcile.sightings import first_seen_final
 from lib.routing import Product
 from lib.settings import ConfigError, Settings, TencentCredentialSettings, split_csv
 from lib.tencent.listing import TencentApi, TencentUnavailable, parse_time
@@ -47,6 +48,11 @@ from lib.tencent.listing import TencentApi, TencentUnavailable, parse_time
 # The outcomes of one listed task or file, as the ReconcileTasks metric's ``outcome`` dimension names them.
 Outcome = Literal["seen", "recovered", "failed", "skipped", "unmapped"]
 AWS_FAILURES = (StorageUnavailable, InProgress, ClientError, BotoCoreError)
+
+
+def clock() -> datetime:
+    """The run's now (a seam for tests that cross the grace without sleeping)."""
+    return datetime.now(UTC)
 
 
 class ReconcileSettings(TencentCredentialSettings):
@@ -124,10 +130,10 @@ class Reconciler:
     """One run over the configured products and sub-applications."""
 
     def __init__(self, settings: Settings, config: ReconcileSettings, api: TencentApi, ledger: Ledger,
-                 remaining_ms: Callable[[], int], now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 remaining_ms: Callable[[], int], now: Callable[[], datetime] | None = None) -> None:
         self.settings, self.config, self.api, self.ledger = settings, config, api, ledger
         self.remaining_ms = remaining_ms
-        moment = now()
+        self.moment = moment = (now or clock)()
         self.after = moment - timedelta(seconds=config.reconcile_lookback_seconds)
         self.before = moment - timedelta(seconds=config.reconcile_grace_seconds)
         self.summary = ReconcileSummary()
@@ -160,10 +166,15 @@ class Reconciler:
                 self._tasks(product, None, self.api.mps_tasks(self.after, self.before) if product == "mps"
                             else self.api.cme_tasks())
         except TencentUnavailable as exc:  # this scope stops; the others are still done, then the run fails
-            self.summary.errors.append(f"{self.summary.scopes[-1]}: {exc}")
-            logger.error("Tencent could not be read; the run will fail",
-                         extra={"product": product, "sub_app_id": sub_app_id, "action": exc.action,
-                                "error_code": exc.code})
+            self._tencent_failed(product, sub_app_id, exc)
+
+    def _tencent_failed(self, product: Product, sub_app_id: int | None, exc: TencentUnavailable,
+                        task_id: str | None = None) -> None:
+        scope = product if sub_app_id is None else f"{product}:{sub_app_id}"
+        self.summary.errors.append(f"{scope}{f' {task_id}' if task_id else ''}: {exc}")
+        logger.error("Tencent could not be read; the run will fail",
+                     extra={"product": product, "sub_app_id": sub_app_id, "task_id": task_id, "action": exc.action,
+                            "error_code": exc.code})
 
     def _vod(self, sub_app_id: int | None) -> None:
         self._check_time()
@@ -199,12 +210,29 @@ class Reconciler:
             self._task(product, sub_app_id, listed)
 
     def _in_window(self, product: Product, listed: dict[str, Any]) -> bool:
-        """VOD filters by FinishTime itself; MPS's filter and CME's listing need the window applied here
-        (MPS by FinishTime, CME by CreateTime, the only time its listing gives)."""
+        """VOD filters by FinishTime itself; MPS's filter needs the window applied here (by FinishTime).
+        CME gives no finish time, only CreateTime: an export created since the lookback began is listed
+        however recently it finished; its grace counts from the first run that saw it final (_cme_waits)."""
         if product == "vod":
             return True
-        moment = parse_time(listed.get("FinishTime" if product == "mps" else "CreateTime"))
+        if product == "cme":
+            created = parse_time(listed.get("CreateTime"))
+            return created is not None and self.after <= created
+        moment = parse_time(listed.get("FinishTime"))
         return moment is not None and self.after <= moment < self.before
+
+    def _cme_waits(self, task_id: str) -> bool:
+        """Whether a CME export listed final is still inside its grace, counted from the first run that saw
+        it final (lib/reconcile/sightings.py: CME's API has no finish time to count from)."""
+        table = str(self.settings.ledger_table or self.ledger.table)
+        seen = first_seen_final(lambda: aws.client("dynamodb"), table, "cme", task_id, self.moment,
+                                self.config.reconcile_lookback_seconds)
+        if seen > self.before:
+            self._add("skipped")
+            logger.info("CME export seen final less than the grace ago; its push still has time",
+                        extra={"task_id": task_id, "first_seen_final": seen.isoformat()})
+            return True
+        return False
 
     def _task(self, product: Product, sub_app_id: int | None, listed: dict[str, Any]) -> None:
         task_id, task_type = str(listed.get("TaskId") or ""), listed.get("TaskType")
@@ -224,12 +252,27 @@ class Reconciler:
                 return
             if handled:
                 return
-        answer = self.api.task_detail(product, task_id, sub_app_id)
+        try:
+            if product == "cme" and self._cme_waits(task_id):
+                return
+        except AWS_FAILURES:
+            self._failed(product, task_id, "the first-seen-final marker could not be written")
+            return
+        try:
+            answer = self.api.task_detail(product, task_id, sub_app_id)
+        except TencentUnavailable as exc:  # this task is left; the scope's others are still done, then the run fails
+            self._tencent_failed(product, sub_app_id, exc, task_id)
+            return
         status = str((answer or {}).get("Status") or "").upper()
         if answer is None or status not in FINAL_TASK_STATUSES:  # gone, or not final: never recovered early
             self._add("skipped")
             logger.info("task not final at Tencent; not recovered", extra={"product": product, "task_id": task_id,
                                                                            "status": status or None})
+            return
+        if _notifies_nothing(answer):
+            self._add("skipped")
+            logger.info("task flow sends no event (TasksNotifyMode None): nothing was missed",
+                        extra={"product": product, "task_id": task_id})
             return
         try:
             event = task_event(product, task_type if isinstance(task_type, str) else None, answer, task_id)
@@ -278,7 +321,13 @@ class Reconciler:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None  # the archive write failed too: rebuild it
             raise
-        (event,) = parse_delivery(body, pinned=product)
+        try:
+            (event,) = parse_delivery(body, pinned=product)
+        except (DeliveryError, ValueError) as exc:  # the archived copy is unusable: rebuild it from Tencent instead
+            logger.error("the archived copy does not parse; rebuilding the event from Tencent",
+                         extra={"event_id": event_id, "subject": subject, "archive_key": entry.archive_key,
+                                "reason": str(exc)[:500]})
+            return None
         return event
 
     # ---- VOD uploads
@@ -291,8 +340,11 @@ class Reconciler:
                 continue
             self.summary.listed += 1
             try:
-                upload = next((e for e in self.ledger.entries(file_id)
-                               if e.event_type == "NewFileUpload" and e.product == "vod"), None)
+                named = [e for e in self.ledger.entries(file_id) if e.product == "vod"]
+                upload = next((e for e in named if e.event_type == "NewFileUpload"), None)
+                if upload is None and named:  # announced by another event (a pull's PullComplete, a task's)
+                    self._add("seen")
+                    continue
                 handled = upload is not None and self._handled("vod", file_id, upload.event_id)
             except AWS_FAILURES:
                 self._failed("vod", file_id, "the ledger or the idempotency table could not be read")
@@ -344,13 +396,17 @@ class Reconciler:
 
     def _add(self, outcome: Outcome) -> None:
         setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
-        if outcome == "unmapped":
-            self.summary.skipped += 1
 
     def _check_time(self, leaving: int = 0) -> None:
         if self.remaining_ms() <= self.config.reconcile_reserve_ms:
             self.summary.skipped += leaving
             raise _OutOfTime
+
+
+def _notifies_nothing(answer: dict[str, Any]) -> bool:
+    """A VOD task flow started with TasksNotifyMode None: Tencent sends no ProcedureStateChanged for it."""
+    procedure = answer.get("ProcedureTask")
+    return isinstance(procedure, dict) and str(procedure.get("TasksNotifyMode") or "").lower() == "none"
 
 
 def clients_for(config: ReconcileSettings, cache_seconds: int) -> Callable[[str], Any]:

@@ -7,9 +7,11 @@ that ask for the next page only when the caller wants it, so a run that is out o
   (``TimeRange``), pages of at most 100 chained by ``ScrollToken``.
 - MPS ``DescribeTasks``: 7 days, ``Status`` and ``StartTime``/``EndTime``, the same paging.
 - CME ``DescribeTasks``: per platform, ``StatusSet``/``TaskTypeSet``, pages of at most 20 by ``Offset``
-  (no time filter: the caller filters by ``CreateTime``).
-- ``DescribeTaskDetail`` (VOD, MPS, CME), VOD ``SearchMedia`` (files by ``CreateTime``, Offset + Limit
-  <= 5000), ``DescribeMediaInfos`` (at most 20 FileIds), ``DescribeEventConfig``, ``DescribeEventsState``.
+  (no time filter and no finish time: the caller filters by ``CreateTime`` and counts the grace from the
+  first run that saw the task final, lib/reconcile/sightings.py).
+- ``DescribeTaskDetail`` (VOD, MPS, CME), VOD ``SearchMedia`` (uploaded files, ``SourceTypes``, by
+  ``CreateTime``, Offset + Limit <= 5000), ``DescribeMediaInfos`` (at most 20 FileIds),
+  ``DescribeEventConfig``, ``DescribeEventsState``.
 
 Errors: a transient one (throttled, network, Tencent's internal error) is retried a few times; then,
 like a refused credential, it is ``TencentUnavailable``: the run cannot trust what it did not read.
@@ -32,6 +34,11 @@ CME_TASKS_PER_PAGE = 20
 MEDIA_PER_PAGE = 50
 MEDIA_INFOS_PER_CALL = 20
 SEARCH_RESULT_LIMIT = 5000  # SearchMedia: Offset + Limit at most 5000
+# The files NewFileUpload announces, by MediaBasicInfo.SourceInfo.SourceType (MediaSourceData): "Upload" (server,
+# client/UGC and pull uploads). Not Record/TrtcRecord/WebPageRecord (recordings), VideoProcessing (a task's
+# output, announced by that task's event) nor Unknown: reconcile must not invent an upload Tencent never pushes.
+# Pulled files are Upload too but announced by PullComplete: the run skips a file any VOD ledger entry names.
+UPLOAD_SOURCE_TYPES = ("Upload",)
 
 
 class TencentUnavailable(Exception):
@@ -137,12 +144,14 @@ class TencentApi:
     # ---- VOD files and event configuration
 
     def search_media(self, sub_app_id: int | None, after: datetime, before: datetime) -> Iterator[list[dict[str, Any]]]:
-        """Pages of files created in [after, before] (oldest first), basic info only."""
+        """Pages of uploaded files (``UPLOAD_SOURCE_TYPES``) created in [after, before] (oldest first), basic
+        info only."""
         offset = 0
         while offset < SEARCH_RESULT_LIMIT:
             limit = min(MEDIA_PER_PAGE, SEARCH_RESULT_LIMIT - offset)
             answer = self.call("vod", "SearchMedia", {
                 **_sub_app(sub_app_id), "CreateTime": {"After": iso(after), "Before": iso(before)},
+                "SourceTypes": list(UPLOAD_SOURCE_TYPES),
                 "Sort": {"Field": "CreateTime", "Order": "Asc"}, "Filters": ["basicInfo"],
                 "Offset": offset, "Limit": limit}) or {}
             page = [m for m in answer.get("MediaInfoSet") or [] if isinstance(m, dict)]

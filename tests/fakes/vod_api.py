@@ -11,7 +11,8 @@ The listings behave as the API reference (the SDK's models.py) says: VOD Describ
 ``ScrollToken`` (the next record's TaskId) with ``Limit`` <= 100; MPS DescribeTasks holds 7 days, filters by
 Status and StartTime/EndTime (the creation time) and pages the same way; CME DescribeTasks filters by
 StatusSet/TaskTypeSet and pages by Offset with ``Limit`` <= 20, newest first; SearchMedia filters by
-CreateTime (both ends included) and pages by Offset/Limit with Offset + Limit <= 5000.
+CreateTime (both ends included) and SourceTypes (any of at most 10 SourceInfo.SourceType values) and
+pages by Offset/Limit with Offset + Limit <= 5000.
 
 It listens on 127.0.0.1, verifies the TC3-HMAC-SHA256 ``Authorization`` header of every request
 (recomputed here from the documented algorithm, not with the SDK), and behaves as the API docs say:
@@ -43,6 +44,7 @@ MAX_EVENTS, MAX_HANDLES, CONFIRM_WINDOW = 16, 16, 30.0
 NO_EVENT_CODE = "ResourceNotFound"
 VOD_TASK_DAYS, MPS_TASK_DAYS = 3, 7  # how far back DescribeTasks answers
 MAX_TASKS_PER_PAGE, MAX_CME_TASKS_PER_PAGE, MAX_SEARCH_RESULTS, MAX_MEDIA_INFOS = 100, 20, 5000, 20
+MAX_SOURCE_TYPES = 10  # SearchMedia's SourceTypes: any of them matches, at most 10
 
 
 def iso(moment: float) -> str:
@@ -120,9 +122,10 @@ class FakeVodApi(LocalHttpFake):
             self.tasks[(sub_app_id, str(task_id))] = answer
 
     def add_media(self, *file_ids: str, sub_app_id: int | None = None, created: float | None = None,
-                  name: str = "upload.mp4") -> None:
+                  name: str = "upload.mp4", source: str = "Upload") -> None:
         """Files that exist; each gets the MediaInfo DescribeMediaInfos and SearchMedia answer with
-        (``created``: its CreateTime, the fake's now by default)."""
+        (``created``: its CreateTime, the fake's now by default; ``source``: its SourceInfo.SourceType,
+        Record, Upload, VideoProcessing, TrtcRecord, WebPageRecord or Unknown as MediaSourceData documents)."""
         moment = self.now() if created is None else created
         with self._lock:
             self.media.setdefault(sub_app_id, set()).update(file_ids)
@@ -134,7 +137,7 @@ class FakeVodApi(LocalHttpFake):
                                   "ClassPath": "其他", "CoverUrl": "", "Type": "mp4",
                                   "MediaUrl": f"https://1256768367.vod2.myqcloud.com/{file_id}/{name}",
                                   "TagSet": [], "StorageRegion": "ap-guangzhou",
-                                  "SourceInfo": {"SourceType": "Upload", "SourceContext": ""}, "Vid": file_id},
+                                  "SourceInfo": {"SourceType": source, "SourceContext": ""}, "Vid": file_id},
                     "MetaData": {"Size": 1048576, "Container": "mov,mp4,m4a,3gp,3g2,mj2", "Bitrate": 2681468,
                                  "Height": 720, "Width": 1280, "Duration": 11.26, "Rotate": 0,
                                  "VideoStreamSet": [], "AudioStreamSet": [], "VideoDuration": 11.26,
@@ -378,12 +381,17 @@ class FakeVodApi(LocalHttpFake):
         if offset < 0 or limit <= 0 or offset + limit > MAX_SEARCH_RESULTS:
             return self._error("SearchMedia", params, "InvalidParameterValue.Limit",
                                "Offset + Limit must not exceed 5000", request_id)
+        sources = params.get("SourceTypes") or []
+        if not isinstance(sources, list) or len(sources) > MAX_SOURCE_TYPES:
+            return self._error("SearchMedia", params, "InvalidParameterValue.SourceTypes",
+                               f"SourceTypes: at most {MAX_SOURCE_TYPES}", request_id)
         sub_app = params.get("SubAppId")
         with self._lock:
             self.calls.append(Call(self.now(), "SearchMedia", params))
             found = [info for (app, file_id), info in self.media_info.items()
                      if app == sub_app and file_id in self.media.get(app, set())
-                     and _in_range(_at(info["BasicInfo"]["CreateTime"]), params.get("CreateTime"), inclusive=True)]
+                     and _in_range(_at(info["BasicInfo"]["CreateTime"]), params.get("CreateTime"), inclusive=True)
+                     and (not sources or info["BasicInfo"]["SourceInfo"]["SourceType"] in sources)]
         descending = (params.get("Sort") or {}).get("Order") != "Asc"
         found.sort(key=lambda i: (i["BasicInfo"]["CreateTime"], i["FileId"]), reverse=descending)
         filters = params.get("Filters") or []

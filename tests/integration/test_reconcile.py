@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -362,6 +363,7 @@ def test_a_pull_mode_account_is_metered_not_reconciled(aws: Aws, tencent: Tencen
 def test_every_page_is_read(aws: Aws, tencent: Tencent, monkeypatch: pytest.MonkeyPatch) -> None:
     """VOD: 130 tasks, two ScrollToken pages; CME: 23 exports, two Offset pages of 20 (its most)."""
     monkeypatch.setenv("RECONCILE_PRODUCTS", "vod,cme")
+    monkeypatch.setenv("RECONCILE_GRACE_SECONDS", "0")  # CME's grace counts from the first run that saw it final
     for i in range(130):
         tencent.vod.add_task(_procedure(f"1500000001-Procedure-page{i:03d}-t0"), sub_app_id=SUB_APP)
     for i in range(23):
@@ -409,6 +411,7 @@ def test_the_reserve_time_is_honoured_and_the_next_run_covers_the_rest(aws: Aws,
 
 def test_mps_and_cme_tasks_are_recovered(aws: Aws, tencent: Tencent, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECONCILE_PRODUCTS", "mps,cme")
+    monkeypatch.setenv("RECONCILE_GRACE_SECONDS", "0")  # CME's grace counts from the first run that saw it final
     now = time.time()
     tencent.mps.add_task({"TaskType": "WorkflowTask", "Status": "FINISH", "CreateTime": iso(now - 900),
                           "FinishTime": iso(now - 600), "SessionContext": "ctx-1",
@@ -442,7 +445,7 @@ def test_an_unmapped_task_type_is_counted_and_logged(aws: Aws, tencent: Tencent,
                           "FinishTime": iso(now - 600), "ImportMediaKnowledge": {"TaskId": "knowledge-1"}},
                          sub_app_id=SUB_APP, task_id="knowledge-1")
     summary = _reconcile()
-    assert (summary["unmapped"], summary["skipped"], summary["recovered"]) == (1, 1, 0)
+    assert (summary["unmapped"], summary["skipped"], summary["recovered"]) == (1, 0, 0)  # counted once
     assert any("not mapped" in str(getattr(r, "reason", "")) for r in caplog.records)
     assert [c for c in tencent.vod.calls if c.action == "DescribeTaskDetail"] == []  # never guessed
 
@@ -475,3 +478,122 @@ def test_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         ReconcileSettings.from_env({"RECONCILE_GRACE_SECONDS": "3600", "RECONCILE_LOOKBACK_SECONDS": "600"})
     with pytest.raises(ConfigError, match="MPS_API_ENDPOINT"):
         ReconcileSettings.from_env({"MPS_API_ENDPOINT": "mps.example"})
+
+
+def _export(task_id: str, created_ago: float) -> dict[str, Any]:
+    export = EXPORT["VideoExportCompletedEvent"]
+    return {"TaskType": "VIDEO_EDIT_PROJECT_EXPORT", "Status": "SUCCESS", "Progress": 100, "ErrCode": 0,
+            "ErrMsg": export["ErrMsg"], "CreateTime": iso(time.time() - created_ago),
+            "VideoEditProjectOutput": export["Output"]}
+
+
+def test_a_cme_export_gets_the_grace_from_the_run_that_first_saw_it_final(
+        aws: Aws, tencent: Tencent, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CME gives no finish time (TaskBaseInfo and DescribeTaskDetail have CreateTime only): an export created
+    10 minutes ago may have finished a second ago. The first run that sees it final only marks it; a run
+    at least the grace later recovers it, if its push has still not arrived."""
+    from lib.reconcile import run as reconcile_run
+
+    monkeypatch.setenv("RECONCILE_PRODUCTS", "cme")
+    tencent.cme.add_task(_export("cme-export-just-finished", created_ago=600), task_id="cme-export-just-finished")
+    tencent.cme.add_task(_export("cme-export-long-running", created_ago=60), task_id="cme-export-long-running")
+
+    first = _reconcile()
+    assert (first["listed"], first["recovered"], first["skipped"]) == (2, 0, 2), first
+    assert aws.messages() == []
+    assert [c for c in tencent.cme.calls if c.action == "DescribeTaskDetail"] == []
+    assert _reconcile()["recovered"] == 0  # still inside the grace since it was first seen final
+
+    later = time.time() + 301
+    monkeypatch.setattr(reconcile_run, "clock", lambda: datetime.fromtimestamp(later, UTC))
+    summary = _reconcile()
+
+    assert summary["recovered"] == 2, summary
+    assert {m["cloudevent"]["data"]["task_id"] for m in aws.messages()} == {
+        "cme-export-just-finished", "cme-export-long-running"}
+
+
+def test_only_uploaded_files_are_recovered_as_new_file_upload(aws: Aws, tencent: Tencent) -> None:
+    """A processing output (VideoProcessing) or a live recording never had a NewFileUpload to miss."""
+    tencent.vod.event_config(SUB_APP, uploads=True)
+    tencent.vod.add_media("5285890784273530001", sub_app_id=SUB_APP, created=time.time() - 900)
+    tencent.vod.add_media("5285890784273530002", sub_app_id=SUB_APP, created=time.time() - 900,
+                          source="VideoProcessing")
+    tencent.vod.add_media("5285890784273530003", sub_app_id=SUB_APP, created=time.time() - 900, source="Record")
+
+    summary = _reconcile()
+
+    assert (summary["listed"], summary["recovered"]) == (1, 1), summary
+    (message,) = aws.messages()
+    assert message["cloudevent"]["data"]["file_id"] == "5285890784273530001"
+    (search,) = [c for c in tencent.vod.calls if c.action == "SearchMedia"]
+    assert search.params["SourceTypes"] == ["Upload"]
+
+
+def test_a_file_another_vod_event_announced_is_not_recovered_as_an_upload(aws: Aws, tencent: Tencent,
+                                                                         context: LambdaContext) -> None:
+    """A pulled file is announced by PullComplete, not NewFileUpload: the ledger naming it is enough."""
+    pulled = json.loads((SAMPLES / "vod_PullComplete.json").read_text(encoding="utf-8"))
+    file_id = pulled["PullCompleteEvent"]["FileId"]
+    _push(context, pulled)
+    tencent.vod.event_config(SUB_APP, uploads=True)
+    tencent.vod.add_media(file_id, sub_app_id=SUB_APP, created=time.time() - 900)
+
+    summary = _reconcile()
+
+    assert (summary["listed"], summary["seen"], summary["recovered"]) == (1, 1, 0), summary
+    assert len(aws.messages()) == 1  # the PullComplete push only
+
+
+def test_a_procedure_that_notifies_nothing_is_not_recovered(aws: Aws, tencent: Tencent) -> None:
+    """TasksNotifyMode None: Tencent sends no event for the task flow, so nothing was missed."""
+    answer = _procedure("1500000001-Procedure-notify-none-t0")
+    answer["ProcedureTask"]["TasksNotifyMode"] = "None"
+    tencent.vod.add_task(answer, sub_app_id=SUB_APP)
+
+    summary = _reconcile()
+
+    assert (summary["listed"], summary["recovered"], summary["skipped"]) == (1, 0, 1), summary
+    assert aws.messages() == []
+
+
+def test_a_corrupt_archived_copy_is_rebuilt_and_the_run_goes_on(aws: Aws, tencent: Tencent,
+                                                                context: LambdaContext) -> None:
+    """An event in the ledger, never published, whose archived body no longer parses: rebuilt from Tencent."""
+    answer = _procedure("1500000001-Procedure-corrupt-archive-t0")
+    other = _procedure("1500000001-Procedure-after-corrupt-t0")
+    tencent.vod.add_task(answer, sub_app_id=SUB_APP)
+    tencent.vod.add_task(other, sub_app_id=SUB_APP)
+    pushed = _event(answer)
+    pushed["FileUploadEvent"] = None
+    with publish_fails_for("corrupt-archive"):
+        _failed_push(context, pushed)
+    (key,) = aws.objects()
+    aws.s3.put_object(Bucket=get_settings().archive_bucket, Key=key, Body=b"{not json")
+
+    summary = _reconcile()
+
+    assert summary["recovered"] == 2 and summary["errors"] == [], summary
+    assert {m["cloudevent"]["data"]["task_id"] for m in aws.messages()} == {
+        "1500000001-Procedure-corrupt-archive-t0", "1500000001-Procedure-after-corrupt-t0"}
+
+
+def test_a_task_tencent_cannot_describe_does_not_stop_the_others(aws: Aws, tencent: Tencent) -> None:
+    """One DescribeTaskDetail refused: the other tasks of the scope are still recovered, then the run fails."""
+    # the refused one is listed first (created earlier)
+    tencent.vod.add_task(_procedure("1500000001-Procedure-detail-refused-t0", finished_ago=2500), sub_app_id=SUB_APP)
+    tencent.vod.add_task(_procedure("1500000001-Procedure-detail-fine-t0"), sub_app_id=SUB_APP)
+    real_task = tencent.vod._task
+
+    def refuse_one(params: dict[str, Any], request_id: str) -> tuple[int, dict[str, Any]]:
+        if params.get("TaskId") == "1500000001-Procedure-detail-refused-t0":
+            return 200, {"Response": {"Error": {"Code": "InternalError", "Message": "down"}, "RequestId": request_id}}
+        return real_task(params, request_id)
+
+    tencent.vod._task = refuse_one  # type: ignore[method-assign]
+    with pytest.raises(ReconcileFailed, match="DescribeTaskDetail") as raised:
+        _reconcile()
+
+    assert raised.value.summary.recovered == 1 and raised.value.summary.listed == 2
+    (message,) = aws.messages()
+    assert message["cloudevent"]["data"]["task_id"] == "1500000001-Procedure-detail-fine-t0"
