@@ -126,3 +126,22 @@ def test_a_date_replay_carries_the_state_change_the_ledger_recorded(stage: Stage
                              "--quiet")
     assert result.returncode == 0, result.stderr
     assert sorted(m["data"]["state_change"] for m in stage.drain()) == ["advanced", "stale"]
+
+
+def test_replay_by_id_skips_an_event_the_ledger_recorded_but_never_archived(stage: Stage) -> None:
+    """The ledger records an event beside its archive write: when that write failed, the entry names a key
+    that does not exist. Replay says SKIP for it and publishes the rest (the dry run does not list it)."""
+    stage.drain()
+    listed = stage.mediahook("replay", "--file-id", FILE_ID, "--dry-run")
+    keys = [line.split()[-1] for line in listed.stdout.splitlines() if line.startswith("  would publish ")]
+    s3 = server_client(stage.env["AWS_ENDPOINT_URL"], "s3")
+    s3.delete_object(Bucket="ledger-cli", Key=keys[-1])  # as if its archive write had failed
+
+    dry = stage.mediahook("replay", "--file-id", FILE_ID, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert [line.split()[-1] for line in dry.stdout.splitlines() if line.startswith("  would publish ")] == keys[:-1]
+    assert f"SKIP {keys[-1]}" in dry.stderr
+    real = stage.mediahook("replay", "--file-id", FILE_ID, "--quiet")
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert f"SKIP {keys[-1]}" in real.stderr
+    assert [m["data"]["archive"]["key"] for m in stage.drain()] == keys[:-1]

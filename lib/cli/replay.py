@@ -103,6 +103,25 @@ def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: 
     return len(keys)
 
 
+def archived_only(s3: Any, bucket: str, keys: list[str]) -> list[str]:
+    """The keys whose object exists. The ledger records an event beside its archive write, so an entry can
+    name a key whose write failed (the event was never acknowledged; Tencent's retry, pull or reconcile
+    brings it back under its own key): it is skipped with a SKIP line, as a body that does not hash is."""
+    from botocore.exceptions import ClientError
+
+    present = []
+    for key in keys:
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            print(f"SKIP {key}: recorded in the ledger but never archived (its archive write failed)", file=sys.stderr)
+            continue
+        present.append(key)
+    return present
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="date_from", metavar="DATE", type=date.fromisoformat,
                         help="the first day, YYYY-MM-DD (UTC, the archive key's date); required without an id option")
@@ -138,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         keys, changes = ledger_keys(ledger, resource, settings.archive_prefix, args.date_from, args.date_to,
                                     args.type)
+        keys = archived_only(s3, bucket, keys)
         print(f"{len(keys)} archived events recorded under {resource} match {args.type!r}, oldest first"
               + (" (dry run: nothing is published)" if args.dry_run else ""))
     else:
