@@ -89,3 +89,14 @@ def test_the_schedule_follows_the_stage_parameters(tmp_path: Path) -> None:
     rule = _schedule(template)
     assert rule["State"] == "ENABLED" and rule["ScheduleExpression"] == "rate(30 minutes)"
     assert _reconcile(template)["Environment"]["Variables"]["RECONCILE_PRODUCTS"] == "vod,mps"
+
+
+def test_the_reconcile_parameters_point_to_the_page_that_documents_them() -> None:
+    """serverless.yml's comment on the reconcile parameters names the docs page that describes them."""
+    root = Path(__file__).resolve().parent.parent
+    lines = (root / "serverless.yml").read_text(encoding="utf-8").splitlines()
+    (comment,) = [line for line in lines if "# Reconcile with Tencent" in line]
+    assert "README" not in comment
+    (page,) = [word.strip("():,") for word in comment.split() if word.startswith("(docs/") or word.startswith("docs/")]
+    assert (root / page.split("#")[0]).is_file()
+    assert "## Reconciliation" in (root / page.split("#")[0]).read_text(encoding="utf-8")
