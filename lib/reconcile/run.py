@@ -5,7 +5,8 @@ Per product (``RECONCILE_PRODUCTS``) and, for VOD, per sub-application (``VOD_SU
 1. VOD: ``DescribeEventConfig``. An application in ``PULL`` mode loses nothing (its events wait at
    Tencent for four days): the run reads ``DescribeEventsState`` and emits ``PullBacklog``, and stops there.
 2. List the tasks that finished in ``[now - lookback, now - grace]``, every page (``ScrollToken``, or CME's
-   Offset); the grace gives the genuine push its chance first.
+   Offset); the grace gives the genuine push its chance first. CME gives no finish time: its grace counts
+   from the first run that saw the export final (lib/reconcile/sightings.py).
 3. A task whose final state the ledger holds is *seen*. Any other (never received, or received only as
    ``PROCESSING``) is asked about with ``DescribeTaskDetail``; if Tencent says it is final, the event the
    push would have carried is rebuilt (lib/reconcile/rebuild.py) and run through the one pipeline as
@@ -97,8 +98,8 @@ class ReconcileSummary:
     seen: int = 0  # already in the ledger in their final state
     recovered: int = 0  # rebuilt and run through the pipeline
     failed: int = 0  # an AWS failure: left for the next run
-    skipped: int = 0  # not final at Tencent yet, gone, or left when the reserve time was reached
-    unmapped: int = 0  # a task type mediahook cannot rebuild (also logged)
+    skipped: int = 0  # not final at Tencent yet (or inside CME's grace), sends no event, gone, or out of time
+    unmapped: int = 0  # a task type mediahook cannot rebuild (logged; not in skipped)
     pull_backlog: int = 0  # events waiting at Tencent for PULL-mode applications
     api_calls: int = 0
     complete: bool = True  # false: the reserve time stopped the run (the next one covers the rest)
