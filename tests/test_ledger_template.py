@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 from tests.test_packaging import _evaluate
 
 pytestmark = pytest.mark.slow
-LEDGER_ACTIONS = {"dynamodb:UpdateItem", "dynamodb:PutItem"}
+LEDGER_ACTIONS = {"dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem"}
 
 
 @pytest.fixture(scope="module")
