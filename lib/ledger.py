@@ -397,6 +397,27 @@ class Ledger:
             raise LedgerUnavailable(f"the ledger's decision could not be written: {exc}") from exc
         return change
 
+    def take_over(self, product: str, subject: str, old_event_id: str, event: InboundEvent) -> bool:
+        """Let ``event`` stand for the event that holds ``subject``'s state but was never published (its archive
+        or publish failed and Tencent never retried it): reconcile rebuilds it with other bytes, so another
+        event_id, which would otherwise be ``repeated`` behind a state nobody received. Conditional on the state
+        still naming ``old_event_id``; the new id joins ``advanced_by``, so its processing is ``advanced``.
+        False when the state has moved on (it is then decided as any other event)."""
+        try:
+            self.client().update_item(
+                TableName=self.table, Key=state_key(product, subject),
+                UpdateExpression="SET #id = :new ADD #advanced :ids", ConditionExpression="#id = :old",
+                ExpressionAttributeNames={"#id": "event_id", "#advanced": "advanced_by"},
+                ExpressionAttributeValues={":new": _s(event.event_id), ":old": _s(old_event_id),
+                                           ":ids": {"SS": [event.event_id]}})
+        except ClientError as exc:
+            if _refused(exc):
+                return False
+            raise LedgerUnavailable(f"the ledger's state could not be taken over: {exc}") from exc
+        except BotoCoreError as exc:
+            raise LedgerUnavailable(f"the ledger's state could not be taken over: {exc}") from exc
+        return True
+
     def _entry_item(self, event: InboundEvent, resource: str, *, delivery: str, received_at: str, archive_key: str,
                     expires_at: int) -> dict[str, Any]:
         s = event.summary
