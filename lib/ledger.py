@@ -10,7 +10,8 @@ kinds of item (``pk``, ``sk``):
 
 * ``state#{product}#{subject}``, ``state``: the subject's latest state (rank, event, status). Moved only by
   an UpdateItem whose condition is ``attribute_not_exists(rank) OR rank < :rank``, so two events of one
-  subject written at once give one ``advanced``. On a failed condition DynamoDB returns the item
+  subject written at once give one ``advanced`` (a ``fact`` also passes at an equal rank when the subject has
+  not had that fact type: ``facts``). On a failed condition DynamoDB returns the item
   (``ReturnValuesOnConditionCheckFailure``): equal rank is ``repeated``, a higher one ``stale``. The
   event_ids that advanced the subject are kept on it (``advanced_by``; at most one per rank), so a retry of
   an event that advanced it is ``advanced`` again, never read-then-write.
