@@ -10,7 +10,8 @@ kinds of item (``pk``, ``sk``):
 
 * ``state#{product}#{subject}``, ``state``: the subject's latest state (rank, event, status). Moved only by
   an UpdateItem whose condition is ``attribute_not_exists(rank) OR rank < :rank``, so two events of one
-  subject written at once give one ``advanced``. On a failed condition DynamoDB returns the item
+  subject written at once give one ``advanced`` (a ``fact`` also passes at an equal rank when the subject has
+  not had that fact type: ``facts``). On a failed condition DynamoDB returns the item
   (``ReturnValuesOnConditionCheckFailure``): equal rank is ``repeated``, a higher one ``stale``. The
   event_ids that advanced the subject are kept on it (``advanced_by``; at most one per rank), so a retry of
   an event that advanced it is ``advanced`` again, never read-then-write.
@@ -30,7 +31,6 @@ start then loads no other DynamoDB operation than the idempotency records alread
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,7 +41,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lib.intake import InboundEvent
 from lib.notification import StateChange
-from lib.routing import LEGACY, Order, Position, Route, find_route, position
+from lib.observability import logger
+from lib.routing import LEGACY, RANK_DELETED, Order, Position, Route, find_route, position
 from lib.settings import ConfigError, Settings
 
 __all__ = ["Entry", "Ledger", "LedgerUnavailable", "Pending", "StateChange", "SubjectState", "ledger_for",
@@ -174,16 +175,18 @@ def entry_key(resource_id: str, product: str, event_id: str) -> dict[str, dict[s
     return {"pk": _s(f"resource#{resource_id}"), "sk": _s(f"{product}#{event_id}")}
 
 
-# The condition of the state's update: only forward. A ``change`` (not monotonic) moves it unless deleted.
+# The condition of the state's update: only forward. A ``change`` (not monotonic) moves it unless deleted. A
+# ``fact`` also moves it at the same rank when the subject has not had a fact of its type yet (an upload, then its
+# persistence, then a restore: three facts, each advanced; the same fact again is repeated); a deletion's rank is
+# above every fact's, so nothing but a deletion passes it.
 ADVANCE_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank"
+FACT_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank OR (#rank = :rank AND NOT contains(#facts, :type))"
 CHANGE_CONDITION = "attribute_not_exists(#rank) OR #rank < :deleted"
 
 
 def state_update(product: str, subject: str, event: InboundEvent, order: Order, at: Position, *, received_at: str,
                  expires_at: int) -> dict[str, Any]:
     """The UpdateItem request that moves ``subject`` to this event's state if the event is ahead of it."""
-    from lib.routing import RANK_DELETED
-
     names = {"#rank": "rank", "#final": "final", "#type": "event_type", "#status": "status", "#id": "event_id",
              "#at": "received_at", "#product": "product", "#subject": "subject", "#expires": "expires_at"}
     values: dict[str, Any] = {":rank": _n(at.rank), ":final": {"BOOL": at.final}, ":type": _s(event.event_type),
@@ -192,7 +195,7 @@ def state_update(product: str, subject: str, event: InboundEvent, order: Order, 
                               ":expires": _n(expires_at)}
     update = ("SET #rank = :rank, #final = :final, #type = :type, #status = :status, #id = :id, #at = :at, "
               "#product = :product, #subject = :subject, #expires = :expires")
-    if order == "change":
+    if order == "change":  # its retry is answered by its decision item (Ledger._claim): advanced_by stays bounded
         condition = CHANGE_CONDITION
         values[":deleted"] = _n(RANK_DELETED)
     else:
@@ -200,6 +203,11 @@ def state_update(product: str, subject: str, event: InboundEvent, order: Order, 
         names["#advanced"] = "advanced_by"
         values[":ids"] = {"SS": [event.event_id]}
         update += " ADD #advanced :ids"
+        if order == "fact":  # at most one id per fact type joins advanced_by
+            condition = FACT_CONDITION
+            names["#facts"] = "facts"
+            values[":types"] = {"SS": [event.event_type]}
+            update += ", #facts :types"
     return {"Key": state_key(product, subject), "UpdateExpression": update, "ConditionExpression": condition,
             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
@@ -228,20 +236,33 @@ def _pool() -> ThreadPoolExecutor:
 class Pending:
     """A recording under way (its calls run on the ledger's threads); ``result`` waits for its state_change."""
 
-    def __init__(self, moves: list[Future[StateChange]], entries: list[Future[None]],
-                 finish: Callable[[list[StateChange]], StateChange]) -> None:
-        self._moves, self._entries, self._finish = moves, entries, finish
+    def __init__(self, decision: Future[StateChange], entries: list[Future[None]]) -> None:
+        self._decision, self._entries = decision, entries
 
     def result(self) -> StateChange:
         """The event's state_change once every write is done; ``LedgerUnavailable`` if one failed."""
-        futures: list[Future[Any]] = [*self._moves, *self._entries]
+        futures: list[Future[Any]] = [self._decision, *self._entries]
         errors = [e for e in (f.exception() for f in futures) if e is not None]
         if errors:
             first = errors[0]
             if isinstance(first, LedgerUnavailable):
                 raise first
             raise LedgerUnavailable(f"the ledger write failed: {first}") from first
-        return self._finish([f.result() for f in self._moves])
+        return self._decision.result()
+
+
+@dataclass(frozen=True)
+class _Moved:
+    """What one subject's update said: the change, and whether it was a retry of the event that moved it."""
+
+    change: StateChange
+    retried: bool = False
+
+
+def named_elsewhere(event: InboundEvent) -> tuple[str, ...]:
+    """The FileIds and MaterialIds the event names besides its subjects: deleted, they make the event stale."""
+    s = event.summary
+    return tuple(dict.fromkeys(i for i in (*s.file_ids, *s.material_ids) if i and i not in s.subjects))
 
 
 class Ledger:
@@ -253,8 +274,10 @@ class Ledger:
     # --------------------------------------------------------------------------- writing
 
     def record(self, event: InboundEvent, *, delivery: str, received_at: str, archive_key: str) -> Pending:
-        """Start recording ``event``: one update per subject and its entries, side by side on the ledger's
-        threads. The caller archives meanwhile, then waits on ``Pending.result``."""
+        """Start recording ``event``: one update per subject, its entries, a read of each other resource it names
+        (a deleted file makes a task event stale) and, for a ``change``, its decision, all side by side on the
+        ledger's threads; the decision (and, when it did not advance, its decision item) is made on a thread too.
+        The caller archives meanwhile, then waits on ``Pending.result``."""
         expires_at = int(time.time()) + self.retention_days * 86400
         pool = _pool()
         entries = [pool.submit(self._write_entry, self._entry_item(event, resource, delivery=delivery,
@@ -262,20 +285,44 @@ class Ledger:
                                                                    expires_at=expires_at))
                    for resource in resources_of(event)]
         route = route_of(event)
-        moves: list[Future[StateChange]] = []
+        moves: list[Future[_Moved]] = []
+        guards: list[Future[bool]] = []
+        claim: Future[StateChange | None] | None = None
         if route is not None:  # an event of no subject (an unknown EventType) cannot be behind anything
             at = position(route.order, event.summary.status)
             moves = [pool.submit(self._move, event, subject, route.order, at, received_at, expires_at)
                      for subject in event.summary.subjects]
+            if route.order != "delete":
+                guards = [pool.submit(self._deleted, event.product, other) for other in named_elsewhere(event)]
+            if route.order == "change" and moves:
+                claim = pool.submit(self._claim, event, expires_at)
+        # Submitted last: every future it waits on was queued before it, so it never waits on a queued task.
+        decision = pool.submit(self._decide, event, moves, guards, claim, expires_at)
+        return Pending(decision, entries)
 
-        def finish(changes: list[StateChange]) -> StateChange:
-            change = combine(changes)
-            return change if change == "advanced" else self._remember(event, change, expires_at)
-
-        return Pending(moves, entries, finish)
+    def _decide(self, event: InboundEvent, moves: list[Future[_Moved]], guards: list[Future[bool]],
+                claim: Future[StateChange | None] | None, expires_at: int) -> StateChange:
+        moved = [m.result() for m in moves]
+        deleted = any(g.result() for g in guards)
+        change = combine(m.change for m in moved)
+        if claim is not None:  # a change: its decision item was claimed as "advanced" beside the update
+            stored = claim.result()
+            if stored is not None:
+                return stored  # a retry: what it got the first time
+            if change == "advanced" and not deleted:
+                return "advanced"
+            self._write_decision(event, "stale", expires_at)  # its first time, after a deletion
+            return "stale"
+        if change != "advanced":
+            return self._remember(event, "stale" if deleted else change, expires_at)
+        if not deleted:
+            return "advanced"
+        if any(m.retried for m in moved):  # it moved the subject before: stale only if it was then
+            return self._stored_decision(event) or "advanced"
+        return self._remember(event, "stale", expires_at)
 
     def _move(self, event: InboundEvent, subject: str, order: Order, at: Position, received_at: str,
-              expires_at: int) -> StateChange:
+              expires_at: int) -> _Moved:
         request = state_update(event.product, subject, event, order, at, received_at=received_at,
                                expires_at=expires_at)
         try:
@@ -283,10 +330,57 @@ class Ledger:
         except ClientError as exc:
             if not _refused(exc):
                 raise LedgerUnavailable(f"the ledger's state update failed: {exc}") from exc
-            return judge(exc.response.get("Item") or {}, event.event_id, order, at.rank)
+            old = exc.response.get("Item") or {}
+            change = judge(old, event.event_id, order, at.rank)
+            return _Moved(change, retried=change == "advanced")
         except BotoCoreError as exc:
             raise LedgerUnavailable(f"the ledger's state update failed: {exc}") from exc
-        return "advanced"
+        return _Moved("advanced")
+
+    def _deleted(self, product: str, resource: str) -> bool:
+        """Whether ``resource`` (a FileId, a MaterialId the event names) has been deleted. A read, not a condition:
+        a deletion is terminal, so what it finds cannot be undone by a write racing it."""
+        try:
+            item = self.client().get_item(TableName=self.table, Key=state_key(product, resource), ConsistentRead=True,
+                                          ProjectionExpression="#rank", ExpressionAttributeNames={"#rank": "rank"})
+        except (ClientError, BotoCoreError) as exc:
+            raise LedgerUnavailable(f"the ledger's state could not be read: {exc}") from exc
+        rank = _read((item.get("Item") or {}).get("rank"))
+        return isinstance(rank, int) and rank >= RANK_DELETED
+
+    def _claim(self, event: InboundEvent, expires_at: int) -> StateChange | None:
+        """A ``change`` event's decision, written ``advanced`` beside its update (no round trip after it), once:
+        None when this call wrote it, else what the first attempt decided."""
+        item = {**decision_key(event.product, event.event_id), "state_change": _s("advanced"),
+                "expires_at": _n(expires_at)}
+        try:
+            self.client().put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)",
+                                   ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            if not _refused(exc):
+                raise LedgerUnavailable(f"the ledger's decision could not be written: {exc}") from exc
+            stored = _read((exc.response.get("Item") or {}).get("state_change"))
+            return stored if stored in ("advanced", "repeated", "stale") else "advanced"
+        except BotoCoreError as exc:
+            raise LedgerUnavailable(f"the ledger's decision could not be written: {exc}") from exc
+        return None
+
+    def _write_decision(self, event: InboundEvent, change: StateChange, expires_at: int) -> None:
+        item = {**decision_key(event.product, event.event_id), "state_change": _s(change),
+                "expires_at": _n(expires_at)}
+        try:
+            self.client().put_item(TableName=self.table, Item=item)
+        except (ClientError, BotoCoreError) as exc:
+            raise LedgerUnavailable(f"the ledger's decision could not be written: {exc}") from exc
+
+    def _stored_decision(self, event: InboundEvent) -> StateChange | None:
+        try:
+            item = self.client().get_item(TableName=self.table, Key=decision_key(event.product, event.event_id),
+                                          ConsistentRead=True).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise LedgerUnavailable(f"the ledger's decision could not be read: {exc}") from exc
+        stored = _read((item or {}).get("state_change"))
+        return stored if stored in ("advanced", "repeated", "stale") else None
 
     def _remember(self, event: InboundEvent, change: StateChange, expires_at: int) -> StateChange:
         """Keep a non-advancing decision once; a retry finds it and answers the same."""
@@ -303,6 +397,27 @@ class Ledger:
         except BotoCoreError as exc:
             raise LedgerUnavailable(f"the ledger's decision could not be written: {exc}") from exc
         return change
+
+    def take_over(self, product: str, subject: str, old_event_id: str, event: InboundEvent) -> bool:
+        """Let ``event`` stand for the event that holds ``subject``'s state but was never published (its archive
+        or publish failed and Tencent never retried it): reconcile rebuilds it with other bytes, so another
+        event_id, which would otherwise be ``repeated`` behind a state nobody received. Conditional on the state
+        still naming ``old_event_id``; the new id joins ``advanced_by``, so its processing is ``advanced``.
+        False when the state has moved on (it is then decided as any other event)."""
+        try:
+            self.client().update_item(
+                TableName=self.table, Key=state_key(product, subject),
+                UpdateExpression="SET #id = :new ADD #advanced :ids", ConditionExpression="#id = :old",
+                ExpressionAttributeNames={"#id": "event_id", "#advanced": "advanced_by"},
+                ExpressionAttributeValues={":new": _s(event.event_id), ":old": _s(old_event_id),
+                                           ":ids": {"SS": [event.event_id]}})
+        except ClientError as exc:
+            if _refused(exc):
+                return False
+            raise LedgerUnavailable(f"the ledger's state could not be taken over: {exc}") from exc
+        except BotoCoreError as exc:
+            raise LedgerUnavailable(f"the ledger's state could not be taken over: {exc}") from exc
+        return True
 
     def _entry_item(self, event: InboundEvent, resource: str, *, delivery: str, received_at: str, archive_key: str,
                     expires_at: int) -> dict[str, Any]:
@@ -393,6 +508,10 @@ class Ledger:
                 if not pending:
                     break
                 time.sleep(0.05)
+            if pending:  # throttled throughout: those entries show no state_change; say so rather than guess
+                left = len(pending.get(self.table, {}).get("Keys", []))
+                logger.warning("the ledger did not answer for every key; some state_change values are missing",
+                               extra={"unprocessed_keys": left, "attempts": BATCH_ATTEMPTS})
         return found
 
 
@@ -410,7 +529,22 @@ def ledger_for(settings: Settings) -> Ledger | None:
         return None
     from lib import aws
 
-    return Ledger(settings.ledger_table, lambda: aws.client("dynamodb"), retention_days(os.environ))
+    return Ledger(settings.ledger_table, lambda: aws.client("dynamodb"), settings.ledger_retention_days)
+
+
+# The table's keys and TTL, as serverless.yml's LedgerTable declares them (tests/unit/test_ledger_order.py holds
+# the two to each other): the one copy the local stack and the tests create their table from.
+KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+ATTRIBUTE_DEFINITIONS = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}]
+TTL_ATTRIBUTE = "expires_at"
+
+
+def create_table(dynamodb: Any, name: str) -> None:
+    """Create a ledger table as the stack does (local stacks, tests); the deployed one is serverless.yml's."""
+    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=ATTRIBUTE_DEFINITIONS,
+                          KeySchema=KEY_SCHEMA)
+    dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True,
+                                                                          "AttributeName": TTL_ATTRIBUTE})
 
 
 def reset() -> None:

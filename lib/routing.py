@@ -28,7 +28,8 @@ PRODUCTS: tuple[Product, ...] = ("vod", "cme", "mps")
 #   status  ranked by its status: WAITING (1) < PROCESSING (2, also an unknown status) < a final status (3:
 #           FINISH, SUCCESS, FAIL, ABORTED, ...); no status is a first event (1)
 #   end     a status-less task result: its arrival ends the task (3, final)
-#   fact    a status-less step that ends nothing (an upload, an import, a creation): the rank of a first event (1)
+#   fact    a status-less step that ends nothing (an upload, an import, a creation): the rank of a first event (1);
+#           each fact type advances its subject once (the ledger keeps the types it has had)
 #   change  not monotonic (a project or cast started, stopped, started again; a move, an edit): the payload carries
 #           no event time to order it by, so it is always ``advanced``, unless its subject has been deleted
 #   delete  a deletion: outranks every other state of the subjects it deletes (9, final)

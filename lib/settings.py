@@ -65,6 +65,8 @@ class Settings(EnvSettings):
     cme_platform: str | None = None  # CME's platform name: every CME API call takes it (verification)
     idempotency_table: str | None = None
     ledger_table: str | None = None  # DynamoDB table of every resource's history and latest state (lib/ledger.py)
+    # How long the ledger's items live: validated with every other setting, so a bad value fails at start-up.
+    ledger_retention_days: int = Field(default=90, ge=1, le=36500)
     vod_sign_keys: tuple[str, ...] = ()
     mps_notify_keys: tuple[str, ...] = ()
     callback_tokens: tuple[str, ...] = ()

@@ -26,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lib import ledger  # noqa: E402
 from lib.cli import callback_url, load_sample, post, progress, sign_body  # noqa: E402
 
 REGION = "us-east-1"
@@ -140,13 +141,7 @@ class Stack:
         dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
                               AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                               KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
-        dynamodb.create_table(TableName=LEDGER, BillingMode="PAY_PER_REQUEST",
-                              AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                                    {"AttributeName": "sk", "AttributeType": "S"}],
-                              KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                         {"AttributeName": "sk", "KeyType": "RANGE"}])
-        dynamodb.update_time_to_live(TableName=LEDGER, TimeToLiveSpecification={"Enabled": True,
-                                                                               "AttributeName": "expires_at"})
+        ledger.create_table(dynamodb, LEDGER)
         self.queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url,
                                              AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

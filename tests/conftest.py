@@ -326,14 +326,10 @@ def atomic_moto_writes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def create_ledger_table(dynamodb: Any, name: str) -> None:
-    """The ledger's table as serverless.yml's LedgerTable declares it (pk, sk; TTL on expires_at)."""
-    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                                {"AttributeName": "sk", "AttributeType": "S"}],
-                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                     {"AttributeName": "sk", "KeyType": "RANGE"}])
-    dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True,
-                                                                          "AttributeName": "expires_at"})
+    """The ledger's table as serverless.yml's LedgerTable declares it (lib/ledger.py holds the schema)."""
+    from lib.ledger import create_table
+
+    create_table(dynamodb, name)
 
 
 @pytest.fixture

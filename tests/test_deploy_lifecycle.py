@@ -107,7 +107,7 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
         assert function["Environment"]["Variables"]["LEDGER_TABLE"] == ledger, name
         reads = [({"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}, ledger_arn)] * (name == "reconcile")
         assert _ledger_grants(account, function["Role"], dedup_arn) == [
-            ({"dynamodb:UpdateItem", "dynamodb:PutItem"}, ledger_arn), *reads], name
+            ({"dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem"}, ledger_arn), *reads], name
     # the resources the environment names exist
     account.client("s3").head_bucket(Bucket=resources["ArchiveBucket"])
     account.client("sns").get_topic_attributes(TopicArn=topic_arn)

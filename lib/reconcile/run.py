@@ -37,7 +37,7 @@ from pydantic import Field, field_validator, model_validator
 from lib import aws, dedup
 from lib.errors import DeliveryError, InProgress, StorageUnavailable
 from lib.intake import InboundEvent, parse_delivery
-from lib.ledger import Ledger, ledger_for
+from lib.ledger import Ledger, LedgerUnavailable, ledger_for
 from lib.observability import count, logger
 from lib.pipeline import process
 from lib.reconcile.rebuild import FINAL_TASK_STATUSES, Unmappable, task_event, task_event_for, upload_event
@@ -134,6 +134,8 @@ class Reconciler:
                  remaining_ms: Callable[[], int], now: Callable[[], datetime] | None = None) -> None:
         self.settings, self.config, self.api, self.ledger = settings, config, api, ledger
         self.remaining_ms = remaining_ms
+        # (product, subject) -> the event_id holding its state that was neither published nor archived
+        self._unpublished: dict[tuple[str, str], str] = {}
         self.moment = moment = (now or clock)()
         self.after = moment - timedelta(seconds=config.reconcile_lookback_seconds)
         self.before = moment - timedelta(seconds=config.reconcile_grace_seconds)
@@ -304,7 +306,8 @@ class Reconciler:
             self._add("skipped")
             return True
         archived = self._archived(product, subject, event_id)
-        if archived is None:
+        if archived is None:  # rebuilt from Tencent: its event takes over this state (_recover)
+            self._unpublished[(product, subject)] = event_id
             return False
         logger.warning("event in the ledger but never published: run again from its archive",
                        extra={"event_id": event_id, "subject": subject})
@@ -372,9 +375,12 @@ class Reconciler:
     # ---- outcomes
 
     def _recover(self, event: InboundEvent, subject: str) -> None:
+        unpublished = self._unpublished.pop((event.product, subject), None)
         try:
+            if unpublished is not None:  # the rebuilt bytes differ from the push's: without this, "repeated"
+                self.ledger.take_over(event.product, subject, unpublished, event)
             outcome = process(event, delivery="reconcile", settings=self.settings)
-        except AWS_FAILURES as exc:  # nothing acknowledged anywhere: the next run finds it again
+        except (*AWS_FAILURES, LedgerUnavailable) as exc:  # nothing acknowledged anywhere: the next run finds it again
             self._failed(event.product, subject, getattr(exc, "code", type(exc).__name__))
             return
         if outcome.duplicate:  # this very event was processed already (the ledger missed it): nothing to do

@@ -19,7 +19,7 @@ from unittest import mock
 import pytest
 
 import handler
-from lib.intake import event_id_of
+from lib.intake import event_id_of, read_event
 from lib.reconcile.run import ReconcileFailed
 from lib.settings import ConfigError, get_settings
 from tests.conftest import SAMPLES, Aws, LambdaContext, http_event, load_event, publish_fails_for, response_json
@@ -290,6 +290,26 @@ def test_a_push_lost_to_an_archive_outage_is_recovered(aws: Aws, tencent: Tencen
     assert message["cloudevent"]["data"]["recovered"] is True
     assert message["cloudevent"]["data"]["state_change"] == "advanced"  # the same bytes: the same event
     assert _reconcile()["seen"] == 1
+
+
+def test_a_lost_push_with_other_bytes_than_the_rebuilt_event_is_recovered_advanced(aws: Aws, tencent: Tencent,
+                                                                                   context: LambdaContext) -> None:
+    """The push held the ledger's state but reached nobody; the rebuilt event (other bytes: another event_id)
+    takes that state over: ``advanced``, not ``repeated``, and the next run does not ask Tencent again."""
+    answer = _procedure("1500000001-Procedure-s3-outage-t9")
+    tencent.vod.add_task(answer, sub_app_id=SUB_APP)
+    pushed = _event(answer)
+    pushed["ProcedureStateChangeEvent"]["SessionContext"] = "from-the-push"
+    with archive_down():
+        _failed_push(context, pushed)
+
+    assert _reconcile()["recovered"] == 1
+    (message,) = aws.messages()
+    assert message["cloudevent"]["data"]["state_change"] == "advanced"
+    assert message["cloudevent"]["id"] != read_event(pushed, pinned="vod").event_id
+    details = len([c for c in tencent.vod.calls if c.action == "DescribeTaskDetail"])
+    assert _reconcile()["seen"] == 1
+    assert len([c for c in tencent.vod.calls if c.action == "DescribeTaskDetail"]) == details
 
 
 def test_a_push_that_failed_to_publish_is_published_from_its_archive(aws: Aws, tencent: Tencent,

@@ -158,3 +158,25 @@ def test_resources_are_every_id_the_event_names() -> None:
     assert resources_of(_event()) == ("t-1", "f-1")
     deletion = read_event({"EventType": "FileDeleted", "FileDeleteEvent": {"FileIdSet": ["f-1", "f-2"]}})
     assert deletion.summary.subjects == ("f-1", "f-2") and resources_of(deletion) == ("f-1", "f-2")
+
+
+def test_the_ledger_table_helper_is_the_stacks_table() -> None:
+    """The local stack and the tests create the ledger from lib.ledger's schema: it is serverless.yml's."""
+    from lib.ledger import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA, TTL_ATTRIBUTE
+    from tests.test_docs import _resources
+
+    declared = _resources()["LedgerTable"]["Properties"]
+    assert declared["KeySchema"] == KEY_SCHEMA
+    assert declared["AttributeDefinitions"] == ATTRIBUTE_DEFINITIONS
+    assert declared["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_a_fact_condition_admits_another_fact_type_at_the_same_rank_but_not_after_a_deletion() -> None:
+    from lib.ledger import FACT_CONDITION
+
+    upload = read_event({"EventType": "NewFileUpload", "FileUploadEvent": {"FileId": "f-1"}}, pinned="vod")
+    request = state_update("vod", "f-1", upload, "fact", position("fact", None), received_at="t", expires_at=1)
+    assert request["ConditionExpression"] == FACT_CONDITION
+    assert request["ExpressionAttributeValues"][":types"] == {"SS": ["NewFileUpload"]}
+    assert "#rank < :rank" in FACT_CONDITION and "NOT contains(#facts, :type)" in FACT_CONDITION
+    assert RANK_FIRST < RANK_DELETED  # a fact's equal-rank clause never reaches a deleted subject's rank

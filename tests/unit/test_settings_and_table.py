@@ -25,6 +25,9 @@ BASE = {"ARCHIVE_BUCKET": "bucket", "EVENTS_TOPIC_ARN": "arn:aws:sns:us-east-1:1
     ({**BASE, "AUTH_MODE": "sometimes"}, "AUTH_MODE"),
     ({**BASE, "ROUTES": "vod.*"}, "ROUTES"),
     ({**BASE, "ROUTES": "live.*=arn:aws:sns:us-east-1:1:t"}, "ROUTES"),
+    ({**BASE, "LEDGER_RETENTION_DAYS": "a week"}, "LEDGER_RETENTION_DAYS"),
+    ({**BASE, "LEDGER_RETENTION_DAYS": "0"}, "LEDGER_RETENTION_DAYS"),
+    ({**BASE, "LEDGER_RETENTION_DAYS": "36501"}, "LEDGER_RETENTION_DAYS"),
 ])
 def test_bad_configuration_names_the_variable(env: dict[str, str], name: str) -> None:
     with pytest.raises(ConfigError, match=name):
