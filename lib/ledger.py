@@ -163,6 +163,12 @@ def _read(attr: dict[str, Any] | None) -> Any:
     return None
 
 
+def _decision(item: dict[str, Any] | None) -> StateChange | None:
+    """The state_change a decision item holds, if it holds a valid one."""
+    stored = _read((item or {}).get("state_change"))
+    return stored if stored in ("advanced", "repeated", "stale") else None
+
+
 def state_key(product: str, subject: str) -> dict[str, dict[str, str]]:
     return {"pk": _s(f"state#{product}#{subject}"), "sk": _s(STATE)}
 
@@ -351,7 +357,11 @@ class Ledger:
     def _claim(self, event: InboundEvent, expires_at: int) -> StateChange | None:
         """A ``change`` event's decision, written ``advanced`` beside its update (no round trip after it), once:
         None when this call wrote it, else what the first attempt decided."""
-        item = {**decision_key(event.product, event.event_id), "state_change": _s("advanced"),
+        return self._write_once(event, "advanced", expires_at)
+
+    def _write_once(self, event: InboundEvent, change: StateChange, expires_at: int) -> StateChange | None:
+        """Write the event's decision unless one is there: None when this call wrote it, else the stored one."""
+        item = {**decision_key(event.product, event.event_id), "state_change": _s(change),
                 "expires_at": _n(expires_at)}
         try:
             self.client().put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)",
@@ -359,8 +369,7 @@ class Ledger:
         except ClientError as exc:
             if not _refused(exc):
                 raise LedgerUnavailable(f"the ledger's decision could not be written: {exc}") from exc
-            stored = _read((exc.response.get("Item") or {}).get("state_change"))
-            return stored if stored in ("advanced", "repeated", "stale") else "advanced"
+            return _decision(exc.response.get("Item")) or change
         except BotoCoreError as exc:
             raise LedgerUnavailable(f"the ledger's decision could not be written: {exc}") from exc
         return None
@@ -379,24 +388,11 @@ class Ledger:
                                           ConsistentRead=True).get("Item")
         except (ClientError, BotoCoreError) as exc:
             raise LedgerUnavailable(f"the ledger's decision could not be read: {exc}") from exc
-        stored = _read((item or {}).get("state_change"))
-        return stored if stored in ("advanced", "repeated", "stale") else None
+        return _decision(item)
 
     def _remember(self, event: InboundEvent, change: StateChange, expires_at: int) -> StateChange:
         """Keep a non-advancing decision once; a retry finds it and answers the same."""
-        item = {**decision_key(event.product, event.event_id), "state_change": _s(change),
-                "expires_at": _n(expires_at)}
-        try:
-            self.client().put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)",
-                                   ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except ClientError as exc:
-            if not _refused(exc):
-                raise LedgerUnavailable(f"the ledger's decision could not be written: {exc}") from exc
-            stored = _read((exc.response.get("Item") or {}).get("state_change"))
-            return stored if stored in ("advanced", "repeated", "stale") else change
-        except BotoCoreError as exc:
-            raise LedgerUnavailable(f"the ledger's decision could not be written: {exc}") from exc
-        return change
+        return self._write_once(event, change, expires_at) or change
 
     def take_over(self, product: str, subject: str, old_event_id: str, event: InboundEvent) -> bool:
         """Let ``event`` stand for the event that holds ``subject``'s state but was never published (its archive
