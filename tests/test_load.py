@@ -19,6 +19,15 @@ pytestmark = pytest.mark.slow
 DELIVERIES, DUPLICATE_SHARE, THREADS = 2000, 0.30, 8
 
 
+def _archived_and_notified(stack: Stack) -> tuple[list[str], list[str]]:
+    """The local stack's archive keys, and the CloudEvent ids its topic delivered (after a moment to arrive)."""
+    s3 = stack.clients("s3")
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="mediahook-local-archive")
+            for o in page.get("Contents", [])]
+    time.sleep(0.5)
+    return keys, [cloud_event["id"] for cloud_event in stack.received()]
+
+
 def test_two_thousand_deliveries_with_duplicates_lose_nothing(tmp_path: Path) -> None:
     from lib.cli import post
 
@@ -49,11 +58,7 @@ def test_two_thousand_deliveries_with_duplicates_lose_nothing(tmp_path: Path) ->
         with ThreadPoolExecutor(THREADS) as pool:
             results = list(pool.map(send, deliveries))
         elapsed = time.monotonic() - started
-        s3 = stack.clients("s3")
-        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="mediahook-local-archive")
-                for o in page.get("Contents", [])]
-        time.sleep(0.5)
-        notified = [cloud_event["id"] for cloud_event in stack.received()]
+        keys, notified = _archived_and_notified(stack)
 
     accepted = [r for r in results if r[0] == 200]
     absorbed = sum(1 for r in accepted if r[2])
@@ -112,11 +117,7 @@ def test_genuine_events_sent_during_a_flood_of_forged_ones_are_all_archived_and_
         with ThreadPoolExecutor(6) as pool:
             results = list(pool.map(send, deliveries))
         elapsed = time.monotonic() - started
-        s3 = stack.clients("s3")
-        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="mediahook-local-archive")
-                for o in page.get("Contents", [])]
-        time.sleep(0.5)
-        notified = [cloud_event["id"] for cloud_event in stack.received()]
+        keys, notified = _archived_and_notified(stack)
 
     refused = [r for r in results if r[0] == "forged"]
     accepted = [r for r in results if r[0] == "genuine"]

@@ -33,15 +33,20 @@ def _sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]
                          "awsRegion": REGION} for m in messages]}
 
 
+def _consumer_on(monkeypatch: pytest.MonkeyPatch, table: str) -> Any:
+    """examples/consumer.py, loaded afresh on its own (new) idempotency table, as the README deploys it."""
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    monkeypatch.setenv("CONSUMER_TABLE", table)
+    return importlib.reload(importlib.import_module("examples.consumer"))
+
+
 def test_the_consumer_gets_only_failed_vod_events_and_handles_each_once(
         aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(TableName="consumer-dedup", BillingMode="PAY_PER_REQUEST",
-                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
-    monkeypatch.setenv("CONSUMER_TABLE", "consumer-dedup")
-    consumer = importlib.reload(importlib.import_module("examples.consumer"))
+    consumer = _consumer_on(monkeypatch, "consumer-dedup")
     queue = aws.sqs.create_queue(QueueName="failed-vod")["QueueUrl"]
     queue_arn = aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     aws.sns.subscribe(TopicArn=aws.topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={
@@ -64,12 +69,7 @@ def test_the_consumer_gets_only_failed_vod_events_and_handles_each_once(
 def test_the_consumer_dedupes_on_source_and_id_together(aws: Aws, context: LambdaContext,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """One payload sent by VOD and by MPS has one id and is two events: the consumer handles each once."""
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(TableName="consumer-dedup-2", BillingMode="PAY_PER_REQUEST",
-                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
-    monkeypatch.setenv("CONSUMER_TABLE", "consumer-dedup-2")
-    consumer = importlib.reload(importlib.import_module("examples.consumer"))
+    consumer = _consumer_on(monkeypatch, "consumer-dedup-2")
     consumer.config.register_lambda_context(context)
     body = _failed("1256768367-Procedure-both")
     for product in ("vod", "mps"):
