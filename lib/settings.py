@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lib.forward.config import Destinations, parse_destinations
 from lib.routing import TopicRule, parse_topic_rules, parse_verify_patterns
 from lib.secret_store import secret_from
 
@@ -81,6 +82,13 @@ class Settings(EnvSettings):
     # Refusals (4xx) logged one by one per sandbox and minute; the rest are counted and summarised once a
     # minute (lib/refusals.py): a flood of forged requests must not also fill CloudWatch Logs.
     refusal_log_per_minute: int = Field(default=20, ge=0)
+    # Forwarding (docs/forwarding.md): the destinations (a JSON list), the FIFO queue every entry point queues
+    # their messages on, its dead-letter queue, and the delivery function's concurrency (the rate limit's share).
+    forward_destinations: Destinations = Destinations()
+    forward_queue_url: str | None = None
+    forward_dead_letter_queue_url: str | None = None
+    forward_concurrency: int = Field(default=2, ge=1, le=1000)
+    forward_allow_loopback: bool = False  # local mode only (make serve/demo): the endpoint is on 127.0.0.1
 
     VERBATIM: ClassVar[frozenset[str]] = frozenset({"archive_prefix"})  # a key prefix is taken as given
 
@@ -96,6 +104,17 @@ class Settings(EnvSettings):
         if not self.events_topic_arn and not self.event_bus_name:
             raise ValueError("EVENTS_TOPIC_ARN or EVENT_BUS_NAME (or both) must be set: notifications need a target")
         return self
+
+    @model_validator(mode="after")
+    def _forwarding_has_a_queue(self) -> Self:
+        if self.forward_destinations.items and not self.forward_queue_url:
+            raise ValueError("FORWARD_DESTINATIONS is set: FORWARD_QUEUE_URL (the forwarding queue) must be too")
+        return self
+
+    @field_validator("forward_destinations", mode="before")
+    @classmethod
+    def _destinations(cls, value: Any) -> Any:
+        return parse_destinations(value)
 
     @field_validator("verify_events", mode="before")
     @classmethod
