@@ -6,8 +6,9 @@ groups go on; SQS gives the failed ones back, still in order. Each message is ha
 
 * delivered (2xx): done, SQS deletes it;
 * retried (408, 425, 429, 5xx, timeout, connection error): its visibility timeout is set to the backoff
-  (``Retry-After`` when the endpoint sent one) and it fails, so SQS hands it back then; skipped messages of
-  its group wait as long, so the group resumes in order;
+  (``Retry-After`` when the endpoint sent one) and it fails, so SQS hands it back then. The messages of its
+  group skipped behind it are made visible again at once: SQS returns none of a FIFO group while one of its
+  messages is in flight, so they wait behind it, in order, and come with it when it comes back;
 * dead-lettered (another 4xx or a 3xx, the SSRF guard's refusal, or the next attempt past the destination's
   maximum age): sent to the dead-letter queue with the last status and an excerpt of the answer, then
   deleted. ``mediahook forward redrive`` sends them back; a redriven message whose resource has since moved
@@ -54,10 +55,9 @@ class RetryLater(Exception):
 
 @dataclass
 class Batch:
-    """What one invocation learnt: each waiting group's delay, each destination's oldest message age."""
+    """What one invocation learnt: the messages that wait (tried, and failed), each destination's oldest age."""
 
-    delays: dict[str, int] = field(default_factory=dict)
-    tried: set[str] = field(default_factory=set)  # the messages that were attempted and set their own wait
+    tried: set[str] = field(default_factory=set)
     oldest: dict[str, float] = field(default_factory=dict)
 
 
@@ -174,7 +174,6 @@ def deliver(record: SQSRecord) -> None:
         return
     count("ForwardRetried", destination=destination.name)
     wait(record, delay)
-    _batch.delays[queued.group_id] = delay
     _batch.tried.add(record.message_id)
     raise RetryLater(delay)
 
@@ -188,9 +187,8 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failed = {str(f["itemIdentifier"]) for f in response.get("batchItemFailures", [])}
     for raw in event.get("Records", []):
         record = SQSRecord(raw)
-        group = record.attributes.message_group_id or ""
-        if record.message_id in failed and group in _batch.delays and record.message_id not in _batch.tried:
-            wait(record, _batch.delays[group])  # skipped behind its group's head: wait as long as it
+        if record.message_id in failed and record.message_id not in _batch.tried:
+            wait(record, 0)  # skipped behind its group's waiting message: queued behind it again, in order
     for name, age in _batch.oldest.items():
         count("ForwardMessageAge", amount=int(age), destination=name)
     return response
