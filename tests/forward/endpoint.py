@@ -41,7 +41,7 @@ def serving(script: Callable[[int, Request], Reply], path: str = "/hook") -> Ite
     endpoint = Endpoint(script)
 
     class Handle(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             request = Request(body, {k.lower(): v for k, v in self.headers.items()})
             with endpoint.lock:
@@ -62,7 +62,7 @@ def serving(script: Callable[[int, Request], Reply], path: str = "/hook") -> Ite
                 with endpoint.lock:
                     endpoint.accepted.append(request)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handle)
