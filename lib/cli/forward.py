@@ -31,22 +31,15 @@ def _sqs() -> object:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="action", required=True, metavar="{status,redrive}")
-    status = actions.add_parser("status", help="per destination: dead letters; the queue: waiting, in flight",
-                                description="What waits on the forwarding queue (waiting, in flight) and, per "
-                                            "destination, the dead letters (how many, the oldest one's age, the "
-                                            "last failure).")
-    status.add_argument("--json", action="store_true", help="one JSON object, nothing else")
-    redrive = actions.add_parser("redrive", help="send a destination's dead letters back to delivery",
-                                 description="Move every dead letter of one destination back to the forwarding "
-                                             "queue, in order, with a fresh maximum age. A redriven notification "
-                                             "whose resource has moved on since is not sent (unless the destination "
-                                             "takes stale events).")
-    redrive.add_argument("--destination", required=True, metavar="NAME", help="the destination's name")
-    for sub in (status, redrive):
-        sub.add_argument("--queue-url", help="the forwarding queue (default: FORWARD_QUEUE_URL)")
-        sub.add_argument("--dead-letter-queue-url",
-                         help="its dead-letter queue (default: FORWARD_DEAD_LETTER_QUEUE_URL)")
+    parser.add_argument("action", choices=["status", "redrive"],
+                        help="status: what waits (waiting, in flight) and each destination's dead letters (how "
+                             "many, the oldest one's age, the last failure); redrive: send one destination's "
+                             "dead letters back to delivery, in order, with a fresh maximum age")
+    parser.add_argument("--destination", metavar="NAME", help="redrive: the destination's name (required)")
+    parser.add_argument("--json", action="store_true", help="status: one JSON object, nothing else")
+    parser.add_argument("--queue-url", help="the forwarding queue (default: FORWARD_QUEUE_URL)")
+    parser.add_argument("--dead-letter-queue-url",
+                        help="its dead-letter queue (default: FORWARD_DEAD_LETTER_QUEUE_URL)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
                               "ForwardDeadLetterQueueUrl")
     except MissingQueue as exc:
         print(f"mediahook forward: {exc}", file=sys.stderr)
+        return 2
+    if args.action == "redrive" and not args.destination:
+        print("mediahook forward: redrive needs --destination NAME (the destination whose dead letters go back)",
+              file=sys.stderr)
         return 2
     sqs = _sqs()
     try:
@@ -89,6 +86,7 @@ COMMAND = Command(
     "forward", help="the forwarding queues: status, redrive",
     description="Operate forwarding (docs/forwarding.md): `forward status` shows what waits for delivery and each "
                 "destination's dead letters; `forward redrive --destination NAME` sends that destination's dead "
-                "letters back to delivery once the endpoint is fixed. Exit codes: 0 done, 1 the queues could not "
-                "be read, 2 a queue URL is missing.",
+                "letters back to delivery once the endpoint is fixed (a redriven notification whose resource has "
+                "moved on since is not sent, unless the destination takes stale events). Exit codes: 0 done, 1 "
+                "the queues could not be read, 2 a queue URL or the destination is missing.",
     configure=configure, run=run)

@@ -171,3 +171,11 @@ def test_the_cli_says_what_is_missing(monkeypatch: pytest.MonkeyPatch, capsys: p
     assert cli(["forward", "status"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--queue-url (or FORWARD_QUEUE_URL) is required" in err
+
+
+def test_redrive_without_a_destination_is_a_usage_error(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FORWARD_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo")
+    monkeypatch.setenv("FORWARD_DEAD_LETTER_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/d.fifo")
+    assert cli(["forward", "redrive"]) == 2
+    assert "redrive needs --destination NAME" in capsys.readouterr().err
