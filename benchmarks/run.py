@@ -16,7 +16,9 @@ noise. Each figure sits next to the baseline it is judged against, measured in t
 5. a flood of forged requests in one sandbox: AWS calls made and log lines written, with the refusal log
    budget and without it;
 6. the ledger: the callback with LEDGER_TABLE next to the callback without it, 20 ms added to every (in-memory)
-   AWS call, in the same run; and the ledger's DynamoDB writes per event over every sample.
+   AWS call, in the same run; and the ledger's DynamoDB writes per event over every sample;
+7. forwarding: the callback with one destination configured next to the callback with none (the ledger on in
+   both), 20 ms added to every (in-memory) AWS call, SQS included, in the same run.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from benchmarks.common import ROOT, median
 
 RESULTS = ROOT / "benchmarks" / "results"
 TARGETS = {"cold_start_floor_ratio": 1.1, "warm_p50_ratio": 6.0, "pull_events_per_s": 300.0, "pull_speedup": 5.0,
-           "package_mb": 10.0, "ledger_ratio": 1.1}
+           "package_mb": 10.0, "ledger_ratio": 1.1, "forward_ratio": 1.1}
 # DynamoDB on-demand, us-east-1, as priced since November 2024: USD per million write request units.
 ON_DEMAND_WRITE_USD_PER_MILLION = 0.625
 
@@ -243,6 +245,23 @@ def ledger_cost(events: int, latency: float) -> dict[str, Any]:
     return data
 
 
+# --------------------------------------------------------------------------- 7. forwarding
+
+
+def forward_cost(events: int, latency: float) -> dict[str, Any]:
+    """The callback with one forwarding destination vs none (benchmarks/_forward.py, in a process of its own)."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+        target = out.name
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "FORWARD_"))}
+    env |= {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "mediahook",
+            "POWERTOOLS_METRICS_NAMESPACE": "Mediahook", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    subprocess.run([sys.executable, "-m", "benchmarks._forward", target, str(events), str(latency)], cwd=ROOT,
+                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=1200)
+    data: dict[str, Any] = json.loads(Path(target).read_text())
+    Path(target).unlink()
+    return data
+
+
 # --------------------------------------------------------------------------- 4. package size
 
 
@@ -299,6 +318,12 @@ def table(results: dict[str, Any]) -> str:
         rows.append((f"  ledger writes per event, every sample (first / again; max {w['max']})",
                      f"{w['first_mean']} / {w['again_mean']} WRU", f"USD {usd['first']} / {usd['again']} per M events",
                      "", f"at USD {usd['price_usd_per_million_writes']}/M WRU", ""))
+    if "forward" in results:
+        d = results["forward"]
+        rows.append((f"callback with one forwarding destination, p50 of {d['events']} events, "
+                     f"{d['latency_ms']:.0f} ms per AWS call", f"{d['with_p50_ms']} ms",
+                     f"{d['without_p50_ms']} ms (none)", f"{d['ratio']}x", f"<= {TARGETS['forward_ratio']}x",
+                     "yes" if d["ratio"] <= TARGETS["forward_ratio"] else "NO"))
     if "flood" in results:
         f = results["flood"]
         b, u = f["budget"], f["unbudgeted"]
@@ -320,9 +345,10 @@ def table(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test of the harness)")
-    parser.add_argument("--only", nargs="*", choices=["cold_start", "warm", "pull", "flood", "package", "ledger"])
+    parser.add_argument("--only", nargs="*",
+                        choices=["cold_start", "warm", "pull", "flood", "package", "ledger", "forward"])
     args = parser.parse_args(argv)
-    only = set(args.only or ["cold_start", "warm", "pull", "flood", "package", "ledger"])
+    only = set(args.only or ["cold_start", "warm", "pull", "flood", "package", "ledger", "forward"])
     results: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                            "platform": platform.platform()}, "id": str(uuid.uuid4())}
@@ -341,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         results["package"] = package_size(artifact)
     if "ledger" in only:
         results["ledger"] = ledger_cost(events=40 if args.quick else 200, latency=0.02)
+    if "forward" in only:
+        results["forward"] = forward_cost(events=40 if args.quick else 200, latency=0.02)
     shutil.rmtree(artifact_dir, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / ("quick.json" if args.quick else "latest.json")

@@ -10,6 +10,7 @@ Everything listens on 127.0.0.1 and everything started here is stopped on exit, 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import signal
@@ -33,6 +34,9 @@ REGION = "us-east-1"
 BUCKET, TOPIC, TABLE, QUEUE = ("mediahook-local-archive", "mediahook-local-events", "mediahook-local-idempotency",
                                "mediahook-local-notifications")
 LEDGER = "mediahook-local-ledger"  # the ledger (lib/ledger.py): as serverless.yml's LedgerTable
+# Forwarding (docs/forwarding.md): the queues as serverless.yml's, and destination `local`'s secret in moto's SSM.
+FORWARD_QUEUE, FORWARD_DLQ = "mediahook-local-forward.fifo", "mediahook-local-forward-dlq.fifo"
+FORWARD_SECRET_PARAM = "/mediahook/local/forward/local"
 # The `local` stage's secrets in serverless.yml.
 VOD_KEY, MPS_KEY, TOKEN = "localdemovodkey", "localdemompskey", "local-demo-token"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION,
@@ -41,6 +45,38 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "loc
 
 class StackError(RuntimeError):
     """Something the user can fix (a busy port, a missing install); printed without a traceback."""
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """Destination `local`: where, in which format, with which secret (FORWARD_URL, FORWARD_FORMAT,
+    FORWARD_SECRET or FORWARD_SIGN_KEY)."""
+
+    url: str
+    format: str
+    secret: str
+
+
+def forwarding_from_env(env: dict[str, str] | os._Environ[str]) -> Forwarding | None:
+    """Destination `local` from FORWARD_URL (none without it): a whsec_ FORWARD_SECRET for cloudevents (one is
+    made up when not given), FORWARD_SIGN_KEY for tencent."""
+    url = env.get("FORWARD_URL", "").strip()
+    if not url:
+        return None
+    form = env.get("FORWARD_FORMAT", "cloudevents").strip() or "cloudevents"
+    if form == "tencent":
+        key = env.get("FORWARD_SIGN_KEY", "").strip()
+        if not key:
+            raise StackError("FORWARD_FORMAT=tencent needs FORWARD_SIGN_KEY: the key your handler checks Sign with "
+                             "(one key, or vod=KEY,mps=KEY)")
+        return Forwarding(url, form, key)
+    if form != "cloudevents":
+        raise StackError(f"FORWARD_FORMAT: cloudevents or tencent, not {form!r}")
+    secret = env.get("FORWARD_SECRET", "").strip() or "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    if not secret.startswith("whsec_"):
+        raise StackError("FORWARD_SECRET: a whsec_ secret expected (whsec_ + base64), e.g. whsec_" +
+                         base64.b64encode(b"0123456789abcdef").decode())
+    return Forwarding(url, form, secret)
 
 
 def port_is_free(port: int) -> bool:
@@ -82,6 +118,7 @@ class Stack:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     topic_arn: str = ""
     queue_url: str = ""
+    forward: Forwarding | None = None  # FORWARD_URL given (serve) or the demo's endpoint: destination `local`
 
     @property
     def endpoint(self) -> str:
@@ -125,6 +162,7 @@ class Stack:
                                                str(self.moto_port)], env)
         wait_for_port(self.moto_port, moto, 30, moto_log)
         self._create_resources()
+        env |= self._create_forwarding()
 
         env |= {"AWS_ENDPOINT_URL": self.endpoint, "ARCHIVE_BUCKET": BUCKET, "EVENTS_TOPIC_ARN": self.topic_arn,
                 "IDEMPOTENCY_TABLE": TABLE, "LEDGER_TABLE": LEDGER, "OFFLINE_HTTP_PORT": str(self.http_port),
@@ -133,6 +171,7 @@ class Stack:
         gateway, gateway_log = self._spawn("offline", [str(osls), "offline", "start", "--stage", "local",
                                                        *self.osls_args], env)
         wait_for_port(self.http_port, gateway, 120, gateway_log)
+        self._start_forward_event_source(env)
 
     def _create_resources(self) -> None:
         s3, sns, sqs, dynamodb = (self.clients(s) for s in ("s3", "sns", "sqs", "dynamodb"))
@@ -147,6 +186,35 @@ class Stack:
                                              AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn,
                       Attributes={"RawMessageDelivery": "true"})
+
+    def _create_forwarding(self) -> dict[str, str]:
+        """The forwarding queues (as serverless.yml's) and, with a destination, its secret in moto's SSM; returns
+        what the functions' environment gets (the destination list names the secret, never holds it)."""
+        sqs = self.clients("sqs")
+        fifo = {"FifoQueue": "true"}
+        queue = sqs.create_queue(QueueName=FORWARD_QUEUE, Attributes={**fifo, "VisibilityTimeout": "360"})["QueueUrl"]
+        dead = sqs.create_queue(QueueName=FORWARD_DLQ, Attributes=fifo)["QueueUrl"]
+        env = {"FORWARD_QUEUE_URL": queue, "FORWARD_DEAD_LETTER_QUEUE_URL": dead, "FORWARD_ALLOW_LOOPBACK": "true",
+               "FORWARD_DESTINATIONS": ""}
+        if self.forward:
+            self.clients("ssm").put_parameter(Name=FORWARD_SECRET_PARAM, Value=self.forward.secret,
+                                              Type="SecureString", Overwrite=True)
+            env["FORWARD_DESTINATIONS"] = json.dumps([{"name": "local", "url": self.forward.url,
+                                                       "format": self.forward.format,
+                                                       "secret_param": FORWARD_SECRET_PARAM}])
+        return env
+
+    def _start_forward_event_source(self, env: dict[str, str]) -> None:
+        """The forward function, run as Lambda's SQS event source runs it (scripts/sqs_event_source.py)."""
+        if not self.forward:
+            return
+        source, log = self._spawn("forward", [sys.executable, str(ROOT / "scripts" / "sqs_event_source.py"),
+                                              "--queue-url", env["FORWARD_QUEUE_URL"], "--handler", "handler.forward"],
+                                  {**env, "POWERTOOLS_SERVICE_NAME": "mediahook",
+                                   "POWERTOOLS_METRICS_NAMESPACE": "Mediahook"})
+        time.sleep(0.5)
+        if source.poll() is not None:
+            raise StackError(f"the forward event source exited early; see {log}:\n{_tail(log)}")
 
     def received(self) -> list[dict[str, Any]]:
         """Every CloudEvent delivered so far to the queue subscribed to the topic (drained)."""
@@ -209,6 +277,7 @@ class Row:
     archive_key: str = ""
     notified: str = ""
     note: str = ""
+    forwarded: str = ""  # to the demo's endpoint: yes, no (stale), (earlier), NO
 
 
 def signed_delivery(path: Path, base: str) -> tuple[str, str, str]:
@@ -266,14 +335,15 @@ def run_demo(stack: Stack, show_progress: bool = True) -> list[Row]:
 
 def print_table(rows: list[Row], out: Any = None) -> None:
     out = out or sys.stdout
-    header = f"{'delivery':<62} {'status':>6}  {'event_id':<14} {'notified':<9} archive key / note"
+    header = f"{'delivery':<62} {'status':>6}  {'event_id':<14} {'notified':<9} {'forwarded':<10} archive key / note"
     out.write(header + "\n" + "-" * len(header) + "\n")
     for row in rows:
         mark = "" if row.status == row.expected else f"  <-- expected {row.expected}"
         detail = row.archive_key or row.note
         if row.archive_key and row.note:
             detail = f"{row.archive_key} ({row.note})"
-        out.write(f"{row.name[:62]:<62} {row.status:>6}  {row.event_id[:12]:<14} {row.notified:<9} {detail}{mark}\n")
+        out.write(f"{row.name[:62]:<62} {row.status:>6}  {row.event_id[:12]:<14} {row.notified:<9} "
+                  f"{row.forwarded or '-':<10} {detail}{mark}\n")
     ok = sum(r.status == r.expected for r in rows)
     archived = len({(r.product, r.event_id) for r in rows if r.archive_key})
     out.write(f"\n{ok}/{len(rows)} deliveries answered as expected; {archived} events archived and published; "
@@ -282,7 +352,77 @@ def print_table(rows: list[Row], out: Any = None) -> None:
 
 def demo_ok(rows: list[Row]) -> bool:
     return all(r.status == r.expected for r in rows) and all(
-        r.notified in ("yes", "(earlier)") for r in rows if r.expected == 200)
+        r.notified in ("yes", "(earlier)") and r.forwarded != "NO" for r in rows if r.expected == 200)
+
+
+# --------------------------------------------------------------------------- the demo's forwarding endpoint
+
+
+class DemoEndpoint:
+    """The endpoint `make demo` forwards to, on 127.0.0.1: it verifies each delivery as a Standard Webhooks
+    receiver does (the standardwebhooks library) and keeps the CloudEvents it accepted, by (source, id)."""
+
+    def __init__(self) -> None:
+        self.secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+        self.accepted: dict[tuple[str, str], dict[str, Any]] = {}
+        self.refused = 0
+        self._server: Any = None
+
+    def start(self) -> str:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from standardwebhooks import Webhook
+
+        webhook, endpoint = Webhook(self.secret), self
+
+        class Receive(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                try:
+                    cloud_event = webhook.verify(body, dict(self.headers.items()))
+                except Exception:  # noqa: BLE001 - any failure to verify is a refusal
+                    endpoint.refused += 1
+                    self.send_response(401)
+                else:
+                    endpoint.accepted[(cloud_event["source"], cloud_event["id"])] = cloud_event
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Receive)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hooks/mediahook"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def mark_forwarded(rows: list[Row], endpoint: DemoEndpoint, timeout: float = 60) -> None:
+    """Wait for the forwarded events (every accepted one but duplicates and stale ones), then fill the column."""
+    def due(row: Row) -> bool:
+        return bool(row.event_id) and row.note not in ("duplicate", "stale")
+
+    wanted = {(f"tencentcloud/{r.product}", r.event_id) for r in rows if due(r)}
+    deadline = time.monotonic() + timeout
+    while not wanted <= set(endpoint.accepted) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    for row in rows:
+        if row.event_id:
+            key = (f"tencentcloud/{row.product}", row.event_id)
+            row.forwarded = ("yes" if key in endpoint.accepted else "(earlier)" if row.note == "duplicate"
+                             else "no (stale)" if row.note == "stale" else "NO")
+
+
+def forwarding_summary(rows: list[Row], endpoint: DemoEndpoint, out: Any = None) -> None:
+    out = out or sys.stdout
+    forwarded = len({(r.product, r.event_id) for r in rows if r.forwarded == "yes"})
+    out.write(f"{forwarded} events forwarded to the demo's endpoint, each verified as Standard Webhooks signs "
+              f"({endpoint.refused} refused); stale and repeated deliveries not forwarded.\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,17 +436,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.log_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(args.moto_port, args.http_port, args.lambda_port, args.log_dir)
+    endpoint = DemoEndpoint() if args.command == "demo" else None
     try:
+        stack.forward = (Forwarding(endpoint.start(), "cloudevents", endpoint.secret) if endpoint
+                         else forwarding_from_env(os.environ))
         with running(stack):
             if args.command == "demo":
+                assert endpoint is not None
                 rows = run_demo(stack, show_progress=not args.no_progress)
+                mark_forwarded(rows, endpoint)
                 print_table(rows)
+                forwarding_summary(rows, endpoint)
                 return 0 if demo_ok(rows) else 1
             print(f"mediahook is up: {stack.callback}  (moto server for AWS: {stack.endpoint}; logs in {args.log_dir})")
             print(f"try:  curl -s -X POST '{stack.callback}/cme?token={TOKEN}' --data-binary "
                   "@tests/samples/cme_Material.Imported.json")
             print(f"VOD key: {VOD_KEY}, MPS key: {MPS_KEY} (e.g. python -m lib.cli send events/vod/*.json --url "
-                  f"{stack.callback} --sign-key {VOD_KEY})\nCtrl-C stops everything.")
+                  f"{stack.callback} --sign-key {VOD_KEY})")
+            print_forwarding(stack)
+            print("Ctrl-C stops everything.")
             while all(p.poll() is None for p in stack.processes):
                 time.sleep(0.5)
             print("a process of the stack exited; stopping", file=sys.stderr)
@@ -317,6 +465,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nstopped", file=sys.stderr)
         return 130
+    finally:
+        if endpoint is not None:
+            endpoint.stop()
+
+
+def print_forwarding(stack: Stack) -> None:
+    """What `make serve` forwards where (FORWARD_URL), with the secret the receiver verifies with."""
+    if not stack.forward:
+        print("forwarding: off (FORWARD_URL=http://127.0.0.1:PORT/PATH turns on destination `local`)")
+        return
+    print(f"forwarding: every event to {stack.forward.url} ({stack.forward.format}, destination `local`); "
+          f"{'secret' if stack.forward.format == 'cloudevents' else 'sign key'}: {stack.forward.secret}; "
+          f"the forward function's log: {stack.log_dir / 'forward.log'}")
 
 
 if __name__ == "__main__":
