@@ -414,7 +414,7 @@ def mark_forwarded(rows: list[Row], endpoint: DemoEndpoint, timeout: float = 60)
     for row in rows:
         if row.event_id:
             key = (f"tencentcloud/{row.product}", row.event_id)
-            row.forwarded = ("yes" if key in endpoint.accepted else "(earlier)" if row.note == "duplicate"
+            row.forwarded = ("(earlier)" if row.note == "duplicate" else "yes" if key in endpoint.accepted
                              else "no (stale)" if row.note == "stale" else "NO")
 
 
@@ -422,7 +422,7 @@ def forwarding_summary(rows: list[Row], endpoint: DemoEndpoint, out: Any = None)
     out = out or sys.stdout
     forwarded = len({(r.product, r.event_id) for r in rows if r.forwarded == "yes"})
     out.write(f"{forwarded} events forwarded to the demo's endpoint, each verified as Standard Webhooks signs "
-              f"({endpoint.refused} refused); stale and repeated deliveries not forwarded.\n")
+              f"({endpoint.refused} refused); stale events and duplicate deliveries not forwarded.\n")
 
 
 def main(argv: list[str] | None = None) -> int:
