@@ -124,8 +124,17 @@ def wait(record: SQSRecord, delay: int) -> None:
         logger.warning("visibility timeout not changed", extra={"error": str(exc)[:200]})
 
 
-def deliver(record: SQSRecord) -> None:
-    """Deliver one message, or raise ``RetryLater`` (the processor reports it failed)."""
+class OutOfTime(Exception):
+    """Not enough of the invocation is left for another attempt: the message goes back untried."""
+
+
+SAFETY_MARGIN_MS = 5_000  # left for dead-lettering, the metrics and the answer after the last attempt
+
+
+def deliver(record: SQSRecord, lambda_context: Any = None) -> None:
+    """Deliver one message, or raise ``RetryLater`` (the processor reports it failed). powertools passes the
+    Lambda context: a message is not attempted unless its destination's timeout fits in what is left (a
+    function timeout would give the whole batch back, delivered messages included)."""
     settings = get_settings()
     queued = Queued.from_json(record.body)
     attempt = int(record.attributes.approximate_receive_count or 1)
@@ -146,6 +155,10 @@ def deliver(record: SQSRecord) -> None:
         logger.info("redriven notification superseded by a newer state; not sent",
                     extra={"destination": destination.name, "event_id": queued.event_id})
         return
+    remaining = lambda_context.get_remaining_time_in_millis() if lambda_context is not None else None
+    if remaining is not None and remaining < destination.timeout_seconds * 1000 + SAFETY_MARGIN_MS:
+        wait(record, 0)
+        raise OutOfTime(f"{remaining} ms left")
     pace(destination, settings.forward_concurrency)
     status: int | None = None
     retry_after: str | None = None

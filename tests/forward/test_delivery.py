@@ -179,3 +179,19 @@ def test_redrive_without_a_destination_is_a_usage_error(monkeypatch: pytest.Monk
     monkeypatch.setenv("FORWARD_DEAD_LETTER_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/d.fifo")
     assert cli(["forward", "redrive"]) == 2
     assert "redrive needs --destination NAME" in capsys.readouterr().err
+
+
+def test_a_message_whose_timeout_does_not_fit_goes_back_untried(aws: Aws, forwarding: Forwarding) -> None:
+    from scripts.sqs_event_source import lambda_event, queue_arn
+
+    with serving(lambda n, r: Reply(200)) as endpoint:
+        forwarding.configure({"name": "app", "url": endpoint.url, "secret_param": forwarding.secret(
+            new_webhook_secret())})
+        assert _post(UPLOAD)["statusCode"] == 200
+        messages = forwarding.sqs.receive_message(QueueUrl=forwarding.queue_url, AttributeNames=["All"])["Messages"]
+        short = LambdaContext(remaining_ms=9_000)  # less than the 10 s timeout and the margin
+        answer = handler.forward(lambda_event(messages, queue_arn(forwarding.sqs, forwarding.queue_url)), short)
+        assert answer["batchItemFailures"] == [{"itemIdentifier": messages[0]["MessageId"]}]
+        assert endpoint.requests == []
+        _deliver_all(forwarding)  # given back at once, delivered by the next invocation
+    assert len(endpoint.accepted) == 1
