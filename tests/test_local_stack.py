@@ -41,6 +41,7 @@ def test_demo_posts_every_sample_and_prints_the_table(tmp_path: pytest.TempPathF
         (row,) = [line for line in lines if line.startswith(name + " (")]
         fields = row.split()
         assert " 200 " in row and " yes " in row, row
+        assert fields[5] in ("yes", "no"), row  # forwarded to the demo's endpoint (no: stale, as the ledger decided)
         assert any(f.endswith(".json") and "/" in f for f in fields), row  # its archive key
     expected_bad = {"forged VOD signature": "401", "no signature, no token": "401", "not JSON": "400",
                     "CME event posted to /callback/vod": "400", "GET instead of POST": "405"}
@@ -58,6 +59,11 @@ def test_demo_posts_every_sample_and_prints_the_table(tmp_path: pytest.TempPathF
     assert "duplicate" not in vod_row + mps_row
     assert f"{total}/{total} deliveries answered as expected; {len(samples)} events archived and published" \
         in result.stdout
+    # forwarding: every event but the stale ones reached the demo's endpoint, verified as Standard Webhooks signs
+    stale = sum(1 for line in lines if " no (stale) " in line)
+    forwarded = sum(1 for line in lines if line.split()[5:6] == ["yes"] and "(duplicate)" not in line)
+    assert stale and f"{forwarded} events forwarded to the demo's endpoint, each verified as Standard Webhooks " \
+        "signs (0 refused)" in result.stdout
     for port in ports[1::2]:
         assert not _listening(int(port)), "the demo left a process listening"
 
