@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lib.forward.config import Destinations, parse_destinations
 from lib.routing import TopicRule, parse_topic_rules, parse_verify_patterns
 from lib.secret_store import secret_from
 
@@ -84,7 +83,9 @@ class Settings(EnvSettings):
     refusal_log_per_minute: int = Field(default=20, ge=0)
     # Forwarding (docs/forwarding.md): the destinations (a JSON list), the FIFO queue every entry point queues
     # their messages on, its dead-letter queue, and the delivery function's concurrency (the rate limit's share).
-    forward_destinations: Destinations = Destinations()
+    # The JSON text, checked here (a bad list fails at cold start, naming the destination) and read by
+    # lib/forward/config.destinations_of: a stage without destinations never loads their models.
+    forward_destinations: str = ""
     forward_queue_url: str | None = None
     forward_dead_letter_queue_url: str | None = None
     forward_concurrency: int = Field(default=2, ge=1, le=1000)
@@ -107,14 +108,18 @@ class Settings(EnvSettings):
 
     @model_validator(mode="after")
     def _forwarding_has_a_queue(self) -> Self:
-        if self.forward_destinations.items and not self.forward_queue_url:
+        if self.forward_destinations.strip() not in ("", "[]") and not self.forward_queue_url:
             raise ValueError("FORWARD_DESTINATIONS is set: FORWARD_QUEUE_URL (the forwarding queue) must be too")
         return self
 
-    @field_validator("forward_destinations", mode="before")
+    @field_validator("forward_destinations")
     @classmethod
-    def _destinations(cls, value: Any) -> Any:
-        return parse_destinations(value)
+    def _destinations(cls, value: str) -> str:
+        if value.strip():
+            from lib.forward.config import check_destinations  # only stages that forward load its models
+
+            check_destinations(value)
+        return value
 
     @field_validator("verify_events", mode="before")
     @classmethod

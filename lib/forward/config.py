@@ -12,7 +12,7 @@ import json
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 Format = Literal["cloudevents", "tencent"]
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"  # a metric dimension and part of every message group id
@@ -60,7 +60,7 @@ class Destination(BaseModel):
     url: str
     format: Format = "cloudevents"
     secret_param: str = Field(min_length=1, max_length=2048)
-    filter: ForwardFilter = ForwardFilter()
+    filter: ForwardFilter = Field(default_factory=ForwardFilter)
     timeout_seconds: float = Field(default=10, gt=0, le=60)
     max_age_seconds: int = Field(default=86_400, ge=60, le=1_209_600)  # at most the queue's 14-day retention
     rate_limit: float = Field(default=50, gt=0, le=10_000)  # requests per second, over every sandbox
@@ -127,3 +127,18 @@ def parse_destinations(value: Any) -> Destinations:
         raise ValueError("a JSON list of destinations expected")
     return Destinations(items=_list_adapter().validate_python(value))
 
+
+
+def check_destinations(text: str) -> None:
+    """Raise ``ValueError`` naming each fault (``0.URL: ...``), for the settings' message; nothing when fine."""
+    try:
+        parse_destinations(text)
+    except ValidationError as exc:
+        raise ValueError("; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+                                   for e in exc.errors())) from None
+
+
+@functools.cache
+def destinations_of(text: str) -> Destinations:
+    """The destinations of a ``FORWARD_DESTINATIONS`` text, parsed once per process."""
+    return parse_destinations(text)

@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lib import aws
 from lib.forward import retry, signing, transport
-from lib.forward.config import Destination
+from lib.forward.config import Destination, destinations_of
 from lib.forward.message import Failure, Queued
 from lib.forward.ssrf import RefusedDestination
 from lib.ledger import ledger_for
@@ -139,7 +139,7 @@ def deliver(record: SQSRecord, lambda_context: Any = None) -> None:
     queued = Queued.from_json(record.body)
     attempt = int(record.attributes.approximate_receive_count or 1)
     now = time.time()
-    destination = settings.forward_destinations.named(queued.destination)
+    destination = destinations_of(settings.forward_destinations).named(queued.destination)
     if destination is None:
         dead_letter(settings, queued, Failure("unknown_destination", None, "no such destination is configured",
                                               attempt, now))

@@ -13,14 +13,13 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lib import aws
 from lib.archive import ArchivedObject
 from lib.errors import StorageUnavailable
-from lib.forward.config import Destination
 from lib.forward.message import MAX_INLINE_BODY, Queued
 from lib.intake import InboundEvent
 from lib.notification import Delivery, StateChange
@@ -28,16 +27,21 @@ from lib.observability import count, logger
 from lib.publish import outgoing
 from lib.settings import Settings
 
+if TYPE_CHECKING:  # the models load only where destinations are configured
+    from lib.forward.config import Destination
+
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="forward")
 SQS_BATCH = 10
 
 
 def matching(event: InboundEvent, settings: Settings, state_change: StateChange | None) -> list[Destination]:
     """The destinations this event goes to (none for a smoke check's synthetic event)."""
-    if not settings.forward_destinations.items or event.synthetic:
+    if not settings.forward_destinations or event.synthetic:
         return []
-    return settings.forward_destinations.matching(event.product, event.event_type, event.summary.succeeded,
-                                                  state_change)
+    from lib.forward.config import destinations_of
+
+    return destinations_of(settings.forward_destinations).matching(event.product, event.event_type,
+                                                                   event.summary.succeeded, state_change)
 
 
 def messages(event: InboundEvent, archived: ArchivedObject, destinations: list[Destination], *,

@@ -11,7 +11,7 @@ from email.utils import format_datetime
 import pytest
 
 from lib.forward import retry, ssrf
-from lib.forward.config import parse_destinations
+from lib.forward.config import destinations_of, parse_destinations
 from lib.forward.message import Queued, group_id
 from lib.settings import ConfigError, Settings
 
@@ -62,9 +62,9 @@ def test_destinations_need_unique_names_a_queue_and_json() -> None:
         Settings.from_env({**BASE, "FORWARD_QUEUE_URL": "", "FORWARD_DESTINATIONS": json.dumps([_destination()])})
     with pytest.raises(ConfigError, match="JSON list"):
         Settings.from_env({**BASE, "FORWARD_DESTINATIONS": "[{"})
-    assert Settings.from_env({**BASE, "FORWARD_DESTINATIONS": "[]"}).forward_destinations.items == ()
-    [local] = Settings.from_env({**BASE, "FORWARD_DESTINATIONS": json.dumps([_destination(
-        url="http://127.0.0.1:8080/hook")])}).forward_destinations.items
+    assert destinations_of(Settings.from_env({**BASE, "FORWARD_DESTINATIONS": "[]"}).forward_destinations).items == ()
+    [local] = destinations_of(Settings.from_env({**BASE, "FORWARD_DESTINATIONS": json.dumps([_destination(
+        url="http://127.0.0.1:8080/hook")])}).forward_destinations).items
     assert local.host == "127.0.0.1"
 
 
