@@ -80,7 +80,7 @@ def explain(exc: BaseException) -> CliError | None:
     from lib.settings import ConfigError
 
     if isinstance(exc, ConfigError):
-        return CliError(str(exc))
+        return CliError(str(exc).replace(": : Value error, ", ": "))  # a model validator's problem has no field
     try:
         from botocore import exceptions as boto
     except ImportError:  # pragma: no cover (boto3 is a dependency of every command that calls AWS)

@@ -153,10 +153,13 @@ def publishing_settings(bucket: str) -> Any:
     ledger), with --bucket standing for ARCHIVE_BUCKET. A dry run reads none of them."""
     from lib.settings import ConfigError, Settings
 
+    if not any(os.environ.get(name, "").strip() for name in ("EVENTS_TOPIC_ARN", "EVENT_BUS_NAME")):
+        raise CliError("nowhere to publish: set EVENTS_TOPIC_ARN (the stack's EventsTopicArn output; locally, the "
+                       "export line `make serve` prints) or EVENT_BUS_NAME; a dry run (--dry-run) needs neither")
     try:
         return Settings.from_env({**os.environ, "ARCHIVE_BUCKET": bucket})
     except ConfigError as exc:
-        raise CliError(f"{exc} (a dry run needs none of it: --dry-run)") from None
+        raise CliError(str(exc).replace("ARCHIVE_BUCKET:", "--bucket or ARCHIVE_BUCKET:")) from None
 
 
 def run(args: argparse.Namespace) -> int:
