@@ -345,13 +345,13 @@ def cli_environment(stack: Stack) -> dict[str, str]:
 
 
 def mediahook_command() -> str:
-    """The console command of this virtualenv, as the user can type it from here (``.venv/bin/mediahook``
-    from the repository); ``python -m lib.cli`` with this interpreter when it is not installed."""
-    command = Path(sys.executable).parent / "mediahook"
-    if not command.exists():
-        return f"{sys.executable} -m lib.cli"
-    relative = os.path.relpath(command)
-    return relative if not relative.startswith("..") else str(command)
+    """The console command as the user can type it from here: the repository's ``.venv/bin/mediahook`` (what
+    ``make install`` installs), else this interpreter's, else ``python -m lib.cli`` with this interpreter."""
+    for command in (ROOT / ".venv" / "bin" / "mediahook", Path(sys.executable).parent / "mediahook"):
+        if command.exists():
+            relative = os.path.relpath(command)
+            return relative if not relative.startswith("..") else str(command)
+    return f"{sys.executable} -m lib.cli"
 
 
 def banner(stack: Stack, log_dir: Path) -> str:
