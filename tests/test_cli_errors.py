@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,32 @@ def test_an_empty_ledger_lookup_works_with_only_what_it_reads(moto: Any, capsys:
     code, out, err = _run(capsys, "events", "--file-id", "F")
     assert (code, err) == (0, "")
     assert out == "the ledger has no event recorded under 'F'\n"
+
+
+def test_a_replay_to_a_missing_topic_says_how_far_it_got_and_logs_nothing(
+        moto: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline's JSON log line (with its traceback) stays out of the terminal; the one line says how many
+    events were re-published before the failure, and what to fix."""
+    from lib.api import receive
+    from lib.cli.common import load_sample
+    from lib.settings import Settings
+
+    moto("s3").create_bucket(Bucket="replay-bucket")
+    topic = moto("sns").create_topic(Name="replay-topic")["TopicArn"]
+    env = {"ARCHIVE_BUCKET": "replay-bucket", "EVENTS_TOPIC_ARN": topic, "AUTH_MODE": "off"}
+    sample = load_sample(Path(SAMPLE))
+    assert receive(sample.body.encode(), pinned="vod", settings=Settings.from_env(env))[0] == 200
+    capsys.readouterr()
+    gone = topic.replace("replay-topic", "no-such-topic")
+    for name, value in {**env, "EVENTS_TOPIC_ARN": gone}.items():
+        monkeypatch.setenv(name, value)
+    today = datetime.now(UTC).date().isoformat()
+    code, out, err = _run(capsys, "replay", "--from", today, "--to", today)
+    line = _one_line(err)
+    assert code == 2
+    assert line.startswith("mediahook replay: 0 events of 1 re-published, then vod/NewFileUpload/"), line
+    assert "the topic does not exist" in line and "check EVENTS_TOPIC_ARN" in line, line
+    assert out == f"1 archived event from {today} to {today} match '*'\n"  # no log line, no traceback
 
 
 def test_an_unreachable_aws_endpoint_is_named(capsys: pytest.CaptureFixture[str],

@@ -15,8 +15,11 @@ the command's name) shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from lib.cli import events, replay, schema, send, smoke, validate
 from lib.cli.common import DEBUG_HELP, Command, callback_url, load_sample, post, progress, sign_body
@@ -52,11 +55,37 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+@contextmanager
+def _service_logs_quiet(debug: bool) -> Iterator[None]:
+    """The pipeline's JSON log lines (an error's with its traceback) are for CloudWatch, not for a terminal: a
+    command prints its own lines. ``--debug`` lets them through. Restored afterwards (tests run commands in
+    process)."""
+    if debug:
+        yield
+        return
+    saved = os.environ.get("POWERTOOLS_LOG_LEVEL")
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "CRITICAL"  # for lib.observability if a command imports it now
+    loaded = sys.modules.get("lib.observability")
+    level = loaded.logger.log_level if loaded else None
+    if loaded:
+        loaded.logger.setLevel("CRITICAL")
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("POWERTOOLS_LOG_LEVEL", None)
+        else:
+            os.environ["POWERTOOLS_LOG_LEVEL"] = saved
+        if (observability := sys.modules.get("lib.observability")) is not None:
+            observability.logger.setLevel(level if level is not None else saved or os.environ.get("LOG_LEVEL", "INFO"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``mediahook`` console command (pyproject.toml [project.scripts]) and ``python -m lib.cli``."""
     args = parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        with _service_logs_quiet(args.debug):
+            return int(args.run(args))
     except KeyboardInterrupt:
         print(f"mediahook {args.command}: interrupted", file=sys.stderr)
         return 130

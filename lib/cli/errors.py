@@ -77,8 +77,13 @@ def naming(*, table: str | None = None, bucket: str | None = None) -> Iterator[N
 def explain(exc: BaseException) -> CliError | None:
     """The line for an exception a command let through, or None for one that is a bug (then main prints its
     type and message, and ``--debug`` its traceback)."""
+    from lib.errors import DeliveryError
     from lib.settings import ConfigError
 
+    if isinstance(exc, DeliveryError) and exc.__cause__ is not None:  # the pipeline's, over AWS's: say both
+        cause = explain(exc.__cause__)
+        if cause is not None:
+            return CliError(f"{exc}: {cause.message}", cause.exit_code)
     if isinstance(exc, ConfigError):
         return CliError(str(exc).replace(": : Value error, ", ": "))  # a model validator's problem has no field
     try:

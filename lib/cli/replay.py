@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any, get_args
 
 from lib.cli.common import Command, plural, progress
-from lib.cli.errors import CliError, naming, require_aws
+from lib.cli.errors import FAILED, CliError, explain, naming, require_aws
 from lib.cli.events import add_id_options, chosen_id, open_ledger
 
 ARCHIVE_KEY = re.compile(
@@ -73,6 +73,7 @@ def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: 
     """Re-publish archived events with their original ids, receipt times, delivery kinds and (with a ledger)
     state_change, to every configured target (the SNS topic and ROUTES topics, the EventBridge bus)."""
     from lib.archive import ArchivedObject
+    from lib.errors import DeliveryError
     from lib.intake import read_event
     from lib.ledger import ledger_for
     from lib.notification import Delivery
@@ -96,10 +97,16 @@ def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: 
                 state_change = state_changes.get(key)
             else:
                 state_change = _state_change_of(ledger, event) if ledger is not None else None
-            notify(event, ArchivedObject(bucket, key, created=False),
-                   delivery=delivery if delivery in get_args(Delivery) else "push",
-                   received_at=meta.get("received-at") or datetime.now(UTC).isoformat(), settings=settings,
-                   state_change=state_change)
+            try:
+                notify(event, ArchivedObject(bucket, key, created=False),
+                       delivery=delivery if delivery in get_args(Delivery) else "push",
+                       received_at=meta.get("received-at") or datetime.now(UTC).isoformat(), settings=settings,
+                       state_change=state_change)
+            except DeliveryError as exc:
+                cause = explain(exc.__cause__) if exc.__cause__ is not None else None
+                raise CliError(f"{plural(index - 1, 'event')} of {len(keys)} re-published, then {key} could not be: "
+                               f"{cause.message if cause else exc} (a replay again re-publishes them all, with the "
+                               "same ids: consumers dedupe)", cause.exit_code if cause else FAILED) from exc
         if show_progress:
             progress(index, len(keys), match["type"])
     return len(keys)
