@@ -94,6 +94,8 @@ def explain(exc: BaseException) -> CliError | None:
         return CliError(f"no AWS region: {REGION_HINT}")
     if isinstance(exc, boto.NoCredentialsError | boto.PartialCredentialsError):
         return CliError(f"no AWS credentials: {CREDENTIALS_HINT}")
+    if isinstance(exc, boto.ProfileNotFound):
+        return CliError(f"{exc}: check AWS_PROFILE (or unset it and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
     if isinstance(exc, boto.EndpointConnectionError):
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
         where = (f"AWS_ENDPOINT_URL={endpoint} is not answering: start the local stack (make serve) or unset it"
