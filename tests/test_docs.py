@@ -226,6 +226,24 @@ def test_the_layout_table_names_every_file_of_lib_and_every_entry_point() -> Non
     assert not absent, f"the layout table's handler.py row lacks the entry points {absent}"
 
 
+def test_getting_started_shows_what_make_serve_prints() -> None:
+    """The page's `make serve` block is the banner's export line and commands, for the default ports (moto's
+    default account names the topic): a change to one without the other fails here."""
+    from scripts.local_stack import Stack, banner
+
+    stack = Stack(5000, 3000, 3002, Path(".local"))
+    stack.topic_arn = "arn:aws:sns:us-east-1:123456789012:mediahook-local-events"
+    printed = [line.strip() for line in banner(stack, Path(".local")).splitlines()]
+    section = _section("docs/getting-started.md", "A stack left running: `make serve`")
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    shown = [line.strip() for line in block.splitlines() if line.strip()]
+    assert shown and shown[0].startswith("export AWS_ENDPOINT_URL=")
+    for line in shown:
+        assert line in printed, f"docs/getting-started.md shows `{line}`, which make serve does not print"
+    assert [line for line in printed if line.startswith((".venv/bin/mediahook", "export "))] == \
+        [line for line in shown if line.startswith((".venv/bin/mediahook", "export "))]
+
+
 def _parser_commands() -> dict[str, Any]:
     import lib.cli
 
