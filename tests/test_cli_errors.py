@@ -70,6 +70,8 @@ def _one_line(err: str) -> str:
 MISSING = [
     (["events", "--file-id", "F"], {**CREDENTIALS, **REGION}, "mediahook events: LEDGER_TABLE is not set",
      "LedgerTableName"),
+    (["events", "--file-id", "F"], {**CREDENTIALS, **REGION, "LEDGER_TABLE": "t", "LEDGER_RETENTION_DAYS": "0"},
+     "mediahook events: invalid ledger configuration: LEDGER_RETENTION_DAYS", "from 1 to 36500"),
     (["events", "--file-id", "F"], {**CREDENTIALS, "LEDGER_TABLE": "t"}, "mediahook events: no AWS region",
      "AWS_DEFAULT_REGION"),
     (["events", "--file-id", "F"], {**REGION, "LEDGER_TABLE": "t"}, "mediahook events: no AWS credentials",

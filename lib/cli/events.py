@@ -9,7 +9,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from lib.cli.common import Command, plural
-from lib.cli.errors import CliError, naming, require_aws, require_setting
+from lib.cli.errors import naming, require_aws, require_setting
 
 if TYPE_CHECKING:
     from lib.ledger import Entry, Ledger, SubjectState
@@ -49,13 +49,9 @@ def open_ledger() -> Ledger:
     require_aws()
     from lib import aws
     from lib.ledger import Ledger, retention_days
-    from lib.settings import ConfigError
 
-    try:
-        days = retention_days(os.environ)
-    except (ConfigError, ValueError) as exc:
-        raise CliError(str(exc)) from None
-    return Ledger(table, lambda: aws.client("dynamodb"), days)
+    # A bad LEDGER_RETENTION_DAYS is a ConfigError: main words it (lib.cli.errors.explain), exit 2.
+    return Ledger(table, lambda: aws.client("dynamodb"), retention_days(os.environ))
 
 
 def row(entry: Entry) -> dict[str, Any]:
