@@ -357,12 +357,13 @@ BUILDS_IN_ROOT = "builds_in_root"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from tests import packaging
-
+    builders: dict[str, bool] = {}  # module file -> it builds with tests.packaging (package, template)
     for item in items:
-        module = getattr(item, "module", None)
+        path = str(item.path)
+        if path not in builders:
+            builders[path] = "tests.packaging import" in item.path.read_text(encoding="utf-8")
         builds = (item.get_closest_marker(BUILDS_IN_ROOT) is not None
                   or "packaged" in getattr(item, "fixturenames", ())
-                  or getattr(module, "package", None) is packaging.package)
+                  or builders[path])
         if builds:
             item.add_marker(pytest.mark.xdist_group("osls-package"))
