@@ -7,24 +7,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
+from typing import Any
 
 from lib.cli.common import Command
+from lib.cli.errors import CliError, require_aws, require_setting
 
 
-class MissingQueue(RuntimeError):
-    """A queue URL is neither given nor in the environment."""
+def _queue_url(given: str | None, variable: str, option: str, output: str) -> str:
+    """The queue URL from its option, else its variable, else a :class:`CliError` saying how to give it."""
+    if given:
+        return given
+    return require_setting(variable, f"the stack's {output} output", option=option)
 
 
-def _queue_url(args: argparse.Namespace, option: str, variable: str, output: str) -> str:
-    value = getattr(args, option.replace("-", "_")) or os.environ.get(variable, "").strip()
-    if not value:
-        raise MissingQueue(f"--{option} (or {variable}) is required: the stack's {output} output")
-    return str(value)
-
-
-def _sqs() -> object:
+def _sqs() -> Any:
     from lib import aws
 
     return aws.client("sqs")
@@ -43,32 +39,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
-
+    """Raises :class:`CliError` (printed by ``lib.cli.main`` as one line): 2 for a missing queue URL, destination,
+    region or credentials; 1 when SQS refuses (botocore's errors are worded by ``lib.cli.errors.explain``)."""
     from lib.forward import queues
 
-    try:
-        queue_url = _queue_url(args, "queue-url", "FORWARD_QUEUE_URL", "ForwardQueueUrl")
-        dead_url = _queue_url(args, "dead-letter-queue-url", "FORWARD_DEAD_LETTER_QUEUE_URL",
-                              "ForwardDeadLetterQueueUrl")
-    except MissingQueue as exc:
-        print(f"mediahook forward: {exc}", file=sys.stderr)
-        return 2
     if args.action == "redrive" and not args.destination:
-        print("mediahook forward: redrive needs --destination NAME (the destination whose dead letters go back)",
-              file=sys.stderr)
-        return 2
+        raise CliError("redrive needs --destination NAME (the destination whose dead letters go back)")
+    queue_url = _queue_url(args.queue_url, "FORWARD_QUEUE_URL", "--queue-url", "ForwardQueueUrl")
+    dead_url = _queue_url(args.dead_letter_queue_url, "FORWARD_DEAD_LETTER_QUEUE_URL", "--dead-letter-queue-url",
+                          "ForwardDeadLetterQueueUrl")
+    require_aws()
     sqs = _sqs()
-    try:
-        if args.action == "redrive":
-            moved = queues.redrive(sqs, dead_url, queue_url, args.destination)
-            print(f"{moved} dead letters of {args.destination} sent back to delivery")
-            return 0
-        waiting = queues.counts(sqs, queue_url)
-        dead = queues.dead_letters(sqs, dead_url)
-    except (ClientError, BotoCoreError) as exc:
-        print(f"mediahook forward: the queues could not be read: {exc}", file=sys.stderr)
-        return 1
+    if args.action == "redrive":
+        moved = queues.redrive(sqs, dead_url, queue_url, args.destination)
+        print(f"{moved} dead letters of {args.destination} sent back to delivery")
+        return 0
+    waiting = queues.counts(sqs, queue_url)
+    dead = queues.dead_letters(sqs, dead_url)
     if args.json:
         print(json.dumps({"waiting": waiting.waiting, "in_flight": waiting.in_flight,
                           "dead_letters": {name: vars(d) for name, d in sorted(dead.items())}}))
@@ -88,5 +75,5 @@ COMMAND = Command(
                 "destination's dead letters; `forward redrive --destination NAME` sends that destination's dead "
                 "letters back to delivery once the endpoint is fixed (a redriven notification whose resource has "
                 "moved on since is not sent, unless the destination takes stale events). Exit codes: 0 done, 1 "
-                "the queues could not be read, 2 a queue URL or the destination is missing.",
+                "SQS refused a call, 2 a queue URL, the destination, the region or credentials missing.",
     configure=configure, run=run)

@@ -170,7 +170,7 @@ def test_the_cli_says_what_is_missing(monkeypatch: pytest.MonkeyPatch, capsys: p
     monkeypatch.delenv("FORWARD_QUEUE_URL", raising=False)
     assert cli(["forward", "status"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--queue-url (or FORWARD_QUEUE_URL) is required" in err
+    assert err.count("\n") == 1 and "FORWARD_QUEUE_URL is not set: give --queue-url or set FORWARD_QUEUE_URL" in err
 
 
 def test_redrive_without_a_destination_is_a_usage_error(monkeypatch: pytest.MonkeyPatch,
