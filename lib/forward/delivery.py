@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroupCircuitBreakerError
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -55,9 +56,8 @@ class RetryLater(Exception):
 
 @dataclass
 class Batch:
-    """What one invocation learnt: the messages that wait (tried, and failed), each destination's oldest age."""
+    """What one invocation learnt: each destination's oldest message age."""
 
-    tried: set[str] = field(default_factory=set)
     oldest: dict[str, float] = field(default_factory=dict)
 
 
@@ -187,7 +187,6 @@ def deliver(record: SQSRecord, lambda_context: Any = None) -> None:
         return
     count("ForwardRetried", destination=destination.name)
     wait(record, delay)
-    _batch.tried.add(record.message_id)
     raise RetryLater(delay)
 
 
@@ -197,11 +196,11 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _batch = Batch()
     response: dict[str, Any] = dict(process_partial_response(event=event, record_handler=deliver,
                                                              processor=processor, context=context))
-    failed = {str(f["itemIdentifier"]) for f in response.get("batchItemFailures", [])}
-    for raw in event.get("Records", []):
-        record = SQSRecord(raw)
-        if record.message_id in failed and record.message_id not in _batch.tried:
+    for record, (kind, _, _) in zip(processor.fail_messages, processor.exceptions, strict=True):
+        if kind is SQSFifoMessageGroupCircuitBreakerError and isinstance(record, SQSRecord):
             wait(record, 0)  # skipped behind its group's waiting message: queued behind it again, in order
+    # (a message that raised anything else keeps the queue's visibility timeout: a poison message is retried
+    # every 6 minutes, not in a loop, until the queue's redrive policy moves it to the dead-letter queue)
     for name, age in _batch.oldest.items():
         count("ForwardMessageAge", amount=int(age), destination=name)
     return response

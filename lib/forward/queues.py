@@ -40,16 +40,26 @@ def counts(sqs: Any, queue_url: str) -> QueueCounts:
                        int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)))
 
 
-def scan(sqs: Any, queue_url: str, visibility: int = SCAN_VISIBILITY) -> Iterator[tuple[Queued, str]]:
-    """Every message of the dead-letter queue with its receipt handle, each received once (hidden for
-    ``visibility`` seconds so the scan ends)."""
+UNREADABLE = "(unreadable)"  # what status calls a dead letter that is not a queued notification
+
+
+def _read(body: str) -> Queued | None:
+    try:
+        return Queued.from_json(body)
+    except (ValueError, TypeError):  # moved there by the redrive policy: the function could not read it either
+        return None
+
+
+def scan(sqs: Any, queue_url: str, visibility: int = SCAN_VISIBILITY) -> Iterator[tuple[Queued | None, str]]:
+    """Every message of the dead-letter queue (None: unreadable) with its receipt handle, each received once
+    (hidden for ``visibility`` seconds so the scan ends)."""
     while True:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
                                        VisibilityTimeout=visibility).get("Messages", [])
         if not messages:
             return
         for message in messages:
-            yield Queued.from_json(message["Body"]), message["ReceiptHandle"]
+            yield _read(message["Body"]), message["ReceiptHandle"]
 
 
 def dead_letters(sqs: Any, dead_letter_queue_url: str) -> dict[str, DeadLetters]:
@@ -60,6 +70,9 @@ def dead_letters(sqs: Any, dead_letter_queue_url: str) -> dict[str, DeadLetters]
     now = time.time()
     for queued, handle in scan(sqs, dead_letter_queue_url):
         handles.append(handle)
+        if queued is None:
+            found.setdefault(UNREADABLE, DeadLetters()).count += 1
+            continue
         entry = found.setdefault(queued.destination, DeadLetters())
         entry.count += 1
         entry.oldest_age_seconds = max(entry.oldest_age_seconds, now - queued.queued_at)
@@ -84,7 +97,7 @@ def redrive(sqs: Any, dead_letter_queue_url: str, queue_url: str, destination: s
     moved, others = 0, []
     now = time.time()
     for queued, handle in scan(sqs, dead_letter_queue_url):
-        if queued.destination != destination:
+        if queued is None or queued.destination != destination:
             others.append(handle)
             continue
         revived = replace(queued.revived(), queued_at=now)

@@ -195,3 +195,27 @@ def test_a_message_whose_timeout_does_not_fit_goes_back_untried(aws: Aws, forwar
         assert endpoint.requests == []
         _deliver_all(forwarding)  # given back at once, delivered by the next invocation
     assert len(endpoint.accepted) == 1
+
+
+def test_an_unreadable_message_is_not_retried_in_a_loop(aws: Aws, forwarding: Forwarding) -> None:
+    from scripts.sqs_event_source import lambda_event, queue_arn
+
+    forwarding.configure({"name": "app", "url": "https://a.example/x", "secret_param": "/p"})
+    forwarding.sqs.send_message(QueueUrl=forwarding.queue_url, MessageBody="not a queued notification",
+                                MessageGroupId="app/x", MessageDeduplicationId="poison")
+    messages = forwarding.sqs.receive_message(QueueUrl=forwarding.queue_url, AttributeNames=["All"])["Messages"]
+    answer = handler.forward(lambda_event(messages, queue_arn(forwarding.sqs, forwarding.queue_url)), LambdaContext())
+    assert answer["batchItemFailures"] == [{"itemIdentifier": messages[0]["MessageId"]}]
+    # not handed back at once: it keeps the queue's visibility timeout (then the redrive policy's DLQ)
+    assert forwarding.sqs.receive_message(QueueUrl=forwarding.queue_url).get("Messages") is None
+
+
+def test_status_counts_an_unreadable_dead_letter_and_redrive_leaves_it(
+        forwarding: Forwarding, capsys: pytest.CaptureFixture[str]) -> None:
+    forwarding.sqs.send_message(QueueUrl=forwarding.dead_letter_queue_url, MessageBody="garbage",
+                                MessageGroupId="app/x", MessageDeduplicationId="garbage")
+    assert cli(["forward", "status", "--json"]) == 0
+    [status] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"dead_letters"' in line]
+    assert status["dead_letters"]["(unreadable)"]["count"] == 1
+    assert cli(["forward", "redrive", "--destination", "app"]) == 0
+    assert queues.counts(forwarding.sqs, forwarding.dead_letter_queue_url).waiting == 1
