@@ -50,6 +50,14 @@ def _leftovers(ports: list[str]) -> list[int]:
     return found
 
 
+def _assert_nothing_left(ports: list[str], what: str) -> None:
+    """No listener on the stack's ports and no process of it: asserted inside ``_stack_process``, whose
+    ``finally`` kills any leftover (a test that looked only after it would pass whatever the stack did)."""
+    for port in ports[1::2]:
+        assert not _listening(int(port)), f"{what} left a process listening on {port}"
+    assert _leftovers(ports) == [], f"{what} left a process running"
+
+
 @contextmanager
 def _stack_process(argv: list[str], ports: list[str]) -> Iterator[subprocess.Popen[str]]:
     """Run local_stack.py; whatever happens in the test (a timeout, a failed assertion), stop it and every
@@ -77,6 +85,8 @@ def test_demo_posts_every_sample_and_prints_the_table(tmp_path: Path) -> None:
     ports = _ports()
     with _stack_process([*STACK, "demo", *ports, "--no-progress", "--log-dir", str(tmp_path)], ports) as demo:
         stdout, stderr = demo.communicate(timeout=300)
+        # Here, before _stack_process's clean-up kills whatever is left (after it, these could not fail).
+        _assert_nothing_left(ports, "the demo")
     assert demo.returncode == 0, stdout + stderr
     lines = stdout.splitlines()
     samples = sorted((ROOT / "events").rglob("*.json"))
@@ -112,9 +122,6 @@ def test_demo_posts_every_sample_and_prints_the_table(tmp_path: Path) -> None:
     assert lines[-1] == (f"{total}/{total} deliveries answered as expected; {len(samples)} events archived and "
                          f"published ({counts}); 5 bad deliveries refused, nothing written for them.")
     assert notes.count("duplicate") == 1 and notes.count("advanced") > len(samples) // 2
-    for port in ports[1::2]:
-        assert not _listening(int(port)), "the demo left a process listening"
-    assert _leftovers(ports) == [], "the demo left a process running"
 
 
 def test_a_busy_port_gives_a_clear_message(tmp_path: pytest.TempPathFactory) -> None:
@@ -182,9 +189,7 @@ def test_serve_with_sigint_ignored_answers_what_its_banner_says_and_ctrl_c_leave
         serve.send_signal(signal.SIGINT)  # ignored by default in this process: the stack's own handler acts
         assert serve.wait(timeout=60) == 0
         assert serve.stderr and serve.stderr.read().strip() == "stopped"
-    for port in ports[1::2]:
-        assert not _listening(int(port)), "Ctrl-C left a process listening"
-    assert _leftovers(ports) == [], "Ctrl-C left a process running"
+        _assert_nothing_left(ports, "Ctrl-C")  # before _stack_process's clean-up, which kills what is left
 
 
 def test_cli_replay_republishes_archived_events_with_their_ids(tmp_path: pytest.TempPathFactory) -> None:
