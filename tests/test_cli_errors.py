@@ -336,3 +336,65 @@ def test_the_console_program_prints_no_traceback(argv: list[str], tmp_path: Path
                                                          "1 file of 1 invalid\n")
     else:
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+
+
+# --------------------------------------------------------------------------- API Gateway events with a bad body
+
+
+@pytest.fixture
+def bad_gateway_events(tmp_path: Path) -> list[str]:
+    """API Gateway events (as in events/) whose body is not a JSON document: not JSON text, an object instead of
+    a string, null; then a valid sample, which must still get its line after them."""
+    paths = []
+    for name, body in (("text-body", "not json"), ("object-body", {"EventType": "NewFileUpload"}),
+                       ("null-body", None)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"body": body, "requestContext": {}, "pathParameters": {"product": "vod"}}),
+                        encoding="utf-8")
+        paths.append(str(path))
+    return [*paths, SAMPLE]
+
+
+def test_validate_gives_a_gateway_event_with_a_bad_body_its_line(bad_gateway_events: list[str],
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "validate", *bad_gateway_events)
+    assert code == 1 and err == ""
+    lines = [line for line in out.splitlines() if not line.startswith("    at ")]
+    assert lines[0].startswith(f"INVALID {bad_gateway_events[0]}: invalid_json: ")
+    assert lines[1] == f"INVALID {bad_gateway_events[1]}: an API Gateway event whose body is not a string (an object)"
+    assert lines[2] == f"INVALID {bad_gateway_events[2]}: an API Gateway event whose body is not a string (null)"
+    assert lines[3].startswith(f"OK      {SAMPLE}: vod.NewFileUpload")
+    assert lines[4] == "3 files of 4 invalid"
+
+
+def test_send_gives_a_gateway_event_with_a_bad_body_its_line(bad_gateway_events: list[str],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A body that is not JSON is sent as it is, unsigned (the callback refuses it, and that is its line);
+    one that is not a string is not sent. Signing keys given: signing must not be where it breaks."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        code, out, err = _run(capsys, "send", *bad_gateway_events, "--url",
+                              f"http://127.0.0.1:{server.server_port}/callback", "--sign-key", "k", "--notify-key", "k")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 1 and err == ""
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["status"] for line in lines] == [400, None, None, 200]
+    assert lines[0]["response"] == {"error": {"code": "invalid_json"}}
+    assert lines[1]["error"] == "an API Gateway event whose body is not a string (an object)"
+    assert lines[2]["error"] == "an API Gateway event whose body is not a string (null)"
+
+
+@pytest.mark.parametrize("argv", [["events", "--file-id", ""], ["replay", "--task-id", " ", "--dry-run"]])
+def test_an_empty_id_is_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty id (an unset shell variable, say) was an AssertionError for events, and for replay a misleading
+    "--from and --to are required"."""
+    with pytest.raises(SystemExit) as exit_info:
+        lib.cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == f"mediahook {argv[0]}: error: argument {argv[1]}: an empty id: give the id itself"
+    assert "Traceback" not in err
