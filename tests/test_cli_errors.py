@@ -398,3 +398,27 @@ def test_an_empty_id_is_a_usage_error(argv: list[str], capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == f"mediahook {argv[0]}: error: argument {argv[1]}: an empty id: give the id itself"
     assert "Traceback" not in err
+
+
+def test_a_replay_to_a_missing_event_bus_names_the_bus_and_its_setting(
+        moto: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """EventBridge's refusal (per entry, not an exception) was lost: the line said only "the notification could
+    not be sent (bus)", with no word of which bus or why."""
+    from lib.api import receive
+    from lib.cli.common import load_sample
+    from lib.settings import Settings
+
+    moto("s3").create_bucket(Bucket="bus-replay-bucket")
+    env = {"ARCHIVE_BUCKET": "bus-replay-bucket", "AUTH_MODE": "off"}
+    topic = moto("sns").create_topic(Name="bus-replay-topic")["TopicArn"]
+    sample = load_sample(Path(SAMPLE))
+    assert receive(sample.body.encode(), pinned="vod", settings=Settings.from_env({**env, "EVENTS_TOPIC_ARN": topic}))[
+        0] == 200
+    capsys.readouterr()
+    for name, value in {**env, "EVENT_BUS_NAME": "no-such-bus"}.items():
+        monkeypatch.setenv(name, value)
+    today = datetime.now(UTC).date().isoformat()
+    code, _, err = _run(capsys, "replay", "--from", today, "--to", today)
+    line = _one_line(err)
+    assert code == 2, line
+    assert "no-such-bus" in line and "check EVENT_BUS_NAME" in line, line

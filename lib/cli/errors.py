@@ -78,6 +78,7 @@ def explain(exc: BaseException) -> CliError | None:
     """The line for an exception a command let through, or None for one that is a bug (then main prints its
     type and message, and ``--debug`` its traceback)."""
     from lib.errors import DeliveryError
+    from lib.publish import TargetUnavailable
     from lib.settings import ConfigError
 
     if isinstance(exc, DeliveryError) and exc.__cause__ is not None:  # the pipeline's, over AWS's: say both
@@ -86,6 +87,11 @@ def explain(exc: BaseException) -> CliError | None:
             return CliError(f"{exc}: {cause.message}", cause.exit_code)
     if isinstance(exc, ConfigError):
         return CliError(str(exc).replace(": : Value error, ", ": "))  # a model validator's problem has no field
+    if isinstance(exc, TargetUnavailable):  # EventBridge refuses an entry in its answer, not with an exception
+        bus = os.environ.get("EVENT_BUS_NAME", "")
+        if "ResourceNotFound" in str(exc):
+            return CliError(f"the event bus {bus} does not exist ({exc}): check EVENT_BUS_NAME")
+        return CliError(f"the event bus {bus} did not take it ({exc})", FAILED)
     try:
         from botocore import exceptions as boto
     except ImportError:  # pragma: no cover (boto3 is a dependency of every command that calls AWS)
