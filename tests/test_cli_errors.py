@@ -280,15 +280,21 @@ class _Gateway(BaseHTTPRequestHandler):
         pass
 
 
-def test_send_gives_every_file_its_line_in_one_call(bad_files: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def gateway() -> Iterator[str]:
+    """The callback URL of a :class:`_Gateway` on a free port, for the test's duration."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        code, out, err = _run(capsys, "send", *bad_files, "--url", f"http://127.0.0.1:{server.server_port}/callback")
+        yield f"http://127.0.0.1:{server.server_port}/callback"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_send_gives_every_file_its_line_in_one_call(bad_files: list[str], gateway: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "send", *bad_files, "--url", gateway)
     assert code == 1 and err == ""  # no progress bar: stderr is not a terminal
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["file"] for line in lines] == bad_files
@@ -367,19 +373,11 @@ def test_validate_gives_a_gateway_event_with_a_bad_body_its_line(bad_gateway_eve
     assert lines[4] == "3 files of 4 invalid"
 
 
-def test_send_gives_a_gateway_event_with_a_bad_body_its_line(bad_gateway_events: list[str],
+def test_send_gives_a_gateway_event_with_a_bad_body_its_line(bad_gateway_events: list[str], gateway: str,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """A body that is not JSON is sent as it is, unsigned (the callback refuses it, and that is its line);
     one that is not a string is not sent. Signing keys given: signing must not be where it breaks."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        code, out, err = _run(capsys, "send", *bad_gateway_events, "--url",
-                              f"http://127.0.0.1:{server.server_port}/callback", "--sign-key", "k", "--notify-key", "k")
-    finally:
-        server.shutdown()
-        server.server_close()
+    code, out, err = _run(capsys, "send", *bad_gateway_events, "--url", gateway, "--sign-key", "k", "--notify-key", "k")
     assert code == 1 and err == ""
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["status"] for line in lines] == [400, None, None, 200]
