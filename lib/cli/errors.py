@@ -3,9 +3,10 @@ documented exit code; never a traceback (``mediahook --debug ...`` shows one).
 
 Exit codes: 0 done, 1 a check failed (an invalid file, a refused delivery, a failed smoke step, an AWS call
 that failed), 2 usage or configuration (a missing option, setting, region, credentials, table, bucket; an
-unreachable endpoint). A command raises :class:`CliError` anywhere; :func:`lib.cli.main` prints it. Errors
-the commands do not catch themselves (botocore's, a bad setting) are put into words by :func:`explain`, so a
-new command gets the same lines without code of its own.
+unreachable endpoint, except in ``smoke``, which reports it as a failed step). A command raises
+:class:`CliError` anywhere; :func:`lib.cli.main` prints it. Errors the commands do not catch themselves
+(botocore's, a bad setting, a target that refused the notification) are put into words by :func:`explain`,
+so a new command gets the same lines without code of its own.
 
 Kept free of heavy imports: botocore is imported only to recognise its exceptions once one is raised."""
 
