@@ -420,3 +420,35 @@ def test_a_replay_to_a_missing_event_bus_names_the_bus_and_its_setting(
     line = _one_line(err)
     assert code == 2, line
     assert "no-such-bus" in line and "check EVENT_BUS_NAME" in line, line
+
+
+def test_a_replay_by_id_from_a_missing_bucket_names_it(capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ledger names the archive keys; a HEAD of each in a bucket that does not exist is a bare 404 (no body,
+    so no NoSuchBucket: S3 and moto server alike), which read as "recorded in the ledger but never archived (its
+    archive write failed)", exit 0, for every event."""
+    from lib.api import receive
+    from lib.cli.common import load_sample
+    from lib.settings import Settings
+    from tests.aws_server import moto_server, server_client
+
+    with moto_server() as endpoint:
+        for name, value in {**CREDENTIALS, **REGION, "AWS_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(name, value)
+        aws.reset()
+        create_ledger_table(server_client(endpoint, "dynamodb"), "id-replay-ledger")
+        server_client(endpoint, "s3").create_bucket(Bucket="id-replay-bucket")
+        topic = server_client(endpoint, "sns").create_topic(Name="id-replay-topic")["TopicArn"]
+        env = {"ARCHIVE_BUCKET": "id-replay-bucket", "EVENTS_TOPIC_ARN": topic, "LEDGER_TABLE": "id-replay-ledger",
+               "AUTH_MODE": "off"}
+        assert receive(load_sample(Path(SAMPLE)).body.encode(), pinned="vod",
+                       settings=Settings.from_env(env))[0] == 200
+        capsys.readouterr()
+        monkeypatch.setenv("LEDGER_TABLE", "id-replay-ledger")
+        replay = ["replay", "--file-id", "5285890784273533167", "--dry-run", "--bucket"]
+        code, out, err = _run(capsys, *replay, "no-such-bucket")
+        line = _one_line(err)
+        assert code == 2 and "the bucket no-such-bucket does not exist: check --bucket or ARCHIVE_BUCKET" in line, line
+        assert out == ""
+        code, out, err = _run(capsys, *replay, "id-replay-bucket")  # the right bucket: the event is there
+        assert (code, err) == (0, "") and "  would publish vod/NewFileUpload/" in out

@@ -69,7 +69,8 @@ def naming(*, table: str | None = None, bucket: str | None = None) -> Iterator[N
         if table and code == "ResourceNotFoundException":
             raise CliError(f"the table {table} does not exist: check LEDGER_TABLE (the stack's LedgerTableName "
                            "output), AWS_DEFAULT_REGION and AWS_ENDPOINT_URL") from None
-        if bucket and code == "NoSuchBucket":
+        # A HEAD has no body, so S3 cannot say NoSuchBucket there: a HeadBucket's 404 says it.
+        if bucket and (code == "NoSuchBucket" or (code in ("404", "NotFound") and exc.operation_name == "HeadBucket")):
             raise CliError(f"the bucket {bucket} does not exist: check --bucket or ARCHIVE_BUCKET (the stack's "
                            "ArchiveBucketName output), AWS_DEFAULT_REGION and AWS_ENDPOINT_URL") from None
         raise
