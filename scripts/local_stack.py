@@ -172,12 +172,13 @@ class Stack:
         return {(cloud_event["source"], cloud_event["id"]): cloud_event for cloud_event in self.received()}
 
     def stop(self) -> None:
+        """SIGTERM to each child's process group (its session), then SIGKILL to a group whose leader has not
+        exited 10 s later. A group whose leader already exited is signalled too: its children may be left in it."""
         for process in reversed(self.processes):
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
+            try:  # while any process is in the group, Linux gives its id to no other process
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue  # nothing left in the group
         for process in reversed(self.processes):
             try:
                 process.wait(timeout=10)
@@ -191,6 +192,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _stop_requested(signum: int, _frame: Any) -> None:
+    """Every stop signal as a KeyboardInterrupt: one path out of ``running`` (its ``finally`` stops the stack)."""
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 

@@ -278,3 +278,32 @@ def test_the_demo_counts_by_note_add_up_to_the_events_it_counts() -> None:
         "4/4 deliveries answered as expected; 2 events archived and published (1 advanced, 1 stale); 1 duplicate "
         "delivery answered with its first result, not published again; 1 bad delivery refused, nothing written for "
         "them.")
+
+
+def test_stop_ends_the_group_of_a_child_that_already_exited(tmp_path: Path) -> None:
+    """A child of the stack that exited (osls crashing, say: `serve` then stops the stack) can leave its own
+    children in its process group; stop() signalled only the groups of children still running."""
+    from scripts.local_stack import Stack
+
+    stack = Stack(0, 0, 0, tmp_path)
+    leader = subprocess.Popen(["sh", "-c", "sleep 300 >/dev/null & echo $!"], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    orphan = int(leader.communicate(timeout=10)[0])  # the leader has exited; its sleep lives on in its group
+    try:
+        stack.processes.append(leader)  # type: ignore[arg-type]  # (text mode: stop() reads no output)
+        stack.stop()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(orphan):
+            time.sleep(0.1)
+        assert not _alive(orphan), "stop() left the exited child's group running"
+    finally:
+        with suppress(ProcessLookupError):
+            os.kill(orphan, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie, reaped by its new parent soon, counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
