@@ -452,3 +452,24 @@ def test_a_replay_by_id_from_a_missing_bucket_names_it(capsys: pytest.CaptureFix
         assert out == ""
         code, out, err = _run(capsys, *replay, "id-replay-bucket")  # the right bucket: the event is there
         assert (code, err) == (0, "") and "  would publish vod/NewFileUpload/" in out
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``mediahook validate events/*/*.json | head -1``: the rest of the output has nowhere to go. That was
+    "mediahook validate: BrokenPipeError: ...; run again with --debug", exit 1; a CLI stops quietly instead,
+    with 141 (128 + SIGPIPE) as a shell reports a program that SIGPIPE ended."""
+    files = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "events").rglob("*.json"))]
+    env = {"PATH": "/usr/bin:/bin", "AWS_EC2_METADATA_DISABLED": "true"}
+    command = subprocess.Popen([sys.executable, "-m", "lib.cli", "validate", *files], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert command.stdout is not None and command.stdout.readline().startswith("OK ")
+        command.stdout.close()  # as head does once it has its line
+        assert command.wait(timeout=60) == 141
+        assert command.stderr is not None and command.stderr.read() == ""
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
+        if command.stderr:
+            command.stderr.close()
