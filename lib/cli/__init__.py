@@ -9,7 +9,7 @@ Failing: a command raises :class:`lib.cli.errors.CliError` (message, exit code) 
 missing; :func:`main` prints it as one line, ``mediahook CMD: message``, and exits with its code (2 usage or
 configuration, 1 a failed check). What a command lets through (botocore's errors, a bad setting) is worded by
 :func:`lib.cli.errors.explain`; anything else is one line naming the exception. ``--debug`` (before or after
-the command's name) shows the traceback instead. A reader of its output that goes away (``| head``) ends it
+the command's name) shows the traceback too. A reader of its output that goes away (``| head``) ends it
 quietly, exit 141; Ctrl-C, exit 130.
 """
 
