@@ -117,6 +117,8 @@ def explain(exc: BaseException) -> CliError | None:
 
 
 def _client_error(error: dict[str, Any], operation: str) -> CliError:
+    """The line for an AWS error response (``ClientError.response["Error"]``) of ``operation``: what to check for
+    the codes an operator can act on, exit 2; AWS's own words otherwise, exit 1."""
     code, message = error.get("Code", ""), error.get("Message", "")
     if code == "ResourceNotFoundException":
         return CliError(f"{operation}: {message or 'not found'}: check the table's name (LEDGER_TABLE: the stack's "
