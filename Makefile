@@ -72,7 +72,7 @@ unit: install  ## quick: only the tests that need no AWS stand-in
 demo: install  ## the main job, locally: moto server + serverless-offline, every sample posted signed, a table
 	$(BIN)/python scripts/local_stack.py demo
 
-serve: install  ## the same stack, left running (Ctrl-C stops it): prints the URL and a curl line
+serve: install  ## the same stack, left running (Ctrl-C stops it): prints the URL, the export line for mediahook, commands to try
 	$(BIN)/python scripts/local_stack.py serve
 
 schemas: install  ## JSON Schema of every modelled event into schemas/

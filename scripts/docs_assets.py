@@ -11,8 +11,8 @@ where ``package.json`` pins their versions (``make install`` installs them). Not
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
@@ -26,7 +26,7 @@ VENDORED = {
 }
 
 
-def on_files(files: Files, config: Any) -> Files:
+def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Add each vendored script to the site, read from node_modules/ (a clear error when it is missing)."""
     for site_path, package_file in VENDORED.items():
         source = NODE_MODULES / package_file

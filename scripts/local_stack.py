@@ -240,12 +240,13 @@ class Stack:
         return {(cloud_event["source"], cloud_event["id"]): cloud_event for cloud_event in self.received()}
 
     def stop(self) -> None:
+        """SIGTERM to each child's process group (its session), then SIGKILL to a group whose leader has not
+        exited 10 s later. A group whose leader already exited is signalled too: its children may be left in it."""
         for process in reversed(self.processes):
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
+            try:  # while any process is in the group, Linux gives its id to no other process
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue  # nothing left in the group
         for process in reversed(self.processes):
             try:
                 process.wait(timeout=10)
@@ -259,6 +260,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _stop_requested(signum: int, _frame: Any) -> None:
+    """Every stop signal as a KeyboardInterrupt: one path out of ``running`` (its ``finally`` stops the stack)."""
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -361,7 +363,8 @@ LEGEND = (
     ("stale", "behind its resource's latest state, e.g. posted after the resource's deletion (here: samples "
               "naming a file or class that a deletion sample, earlier in name order, deleted; Tencent's samples "
               "share ids). Not a fault: archived and published like the others"),
-    ("duplicate", "the very same event again (same event_id): answered 200 from the archive, not published again"),
+    ("duplicate", "the very same event again (same event_id): answered 200 with its first delivery's result, not "
+                  "published again"),
 )
 NOTE_ORDER = tuple(note for note, _ in LEGEND)
 
@@ -374,6 +377,22 @@ def note_counts(rows: list[Row]) -> dict[str, int]:
             counts[row.note] = counts.get(row.note, 0) + 1
     return {note: counts[note] for note in sorted(counts, key=lambda n: (n not in NOTE_ORDER, NOTE_ORDER.index(n)
                                                                           if n in NOTE_ORDER else 0, n))}
+
+
+def summary(rows: list[Row]) -> str:
+    """The demo's last line. The counts by note are of the events archived (they add up to their number); a
+    duplicate is a second delivery of one of them, so it is counted apart, as a delivery."""
+    ok = sum(r.status == r.expected for r in rows)
+    archived = len({(r.product, r.event_id) for r in rows if r.archive_key})
+    refused = sum(1 for r in rows if r.expected >= 400)
+    counts = note_counts(rows)
+    duplicates = counts.pop("duplicate", 0)
+    by_note = ", ".join(f"{count} {note}" for note, count in counts.items())
+    again = (f"; {plural(duplicates, 'duplicate delivery', 'duplicate deliveries')} answered with its first result, "
+             "not published again" if duplicates else "")
+    return (f"{ok}/{len(rows)} deliveries answered as expected; {plural(archived, 'event')} archived and published"
+            f"{f' ({by_note})' if by_note else ''}{again}; {plural(refused, 'bad delivery', 'bad deliveries')} "
+            "refused, nothing written for them.")
 
 
 def print_table(rows: list[Row], out: Any = None) -> None:
@@ -390,13 +409,7 @@ def print_table(rows: list[Row], out: Any = None) -> None:
     out.write("\nnotes (the ledger's state_change, docs/ledger.md; a refusal's note is its error code):\n")
     for note, meaning in LEGEND:
         out.write(f"  {note:<10} {meaning}\n")
-    ok = sum(r.status == r.expected for r in rows)
-    archived = len({(r.product, r.event_id) for r in rows if r.archive_key})
-    refused = sum(1 for r in rows if r.expected >= 400)
-    by_note = ", ".join(f"{count} {note}" for note, count in note_counts(rows).items())
-    out.write(f"\n{ok}/{len(rows)} deliveries answered as expected; {plural(archived, 'event')} archived and published"
-              f"{f' ({by_note})' if by_note else ''}; {plural(refused, 'bad delivery', 'bad deliveries')} refused, "
-              "nothing written for them.\n")
+    out.write(f"\n{summary(rows)}\n")
 
 
 def demo_ok(rows: list[Row]) -> bool:

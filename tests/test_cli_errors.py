@@ -280,15 +280,21 @@ class _Gateway(BaseHTTPRequestHandler):
         pass
 
 
-def test_send_gives_every_file_its_line_in_one_call(bad_files: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def gateway() -> Iterator[str]:
+    """The callback URL of a :class:`_Gateway` on a free port, for the test's duration."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        code, out, err = _run(capsys, "send", *bad_files, "--url", f"http://127.0.0.1:{server.server_port}/callback")
+        yield f"http://127.0.0.1:{server.server_port}/callback"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_send_gives_every_file_its_line_in_one_call(bad_files: list[str], gateway: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "send", *bad_files, "--url", gateway)
     assert code == 1 and err == ""  # no progress bar: stderr is not a terminal
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["file"] for line in lines] == bad_files
@@ -336,3 +342,134 @@ def test_the_console_program_prints_no_traceback(argv: list[str], tmp_path: Path
                                                          "1 file of 1 invalid\n")
     else:
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+
+
+# --------------------------------------------------------------------------- API Gateway events with a bad body
+
+
+@pytest.fixture
+def bad_gateway_events(tmp_path: Path) -> list[str]:
+    """API Gateway events (as in events/) whose body is not a JSON document: not JSON text, an object instead of
+    a string, null; then a valid sample, which must still get its line after them."""
+    paths = []
+    for name, body in (("text-body", "not json"), ("object-body", {"EventType": "NewFileUpload"}),
+                       ("null-body", None)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"body": body, "requestContext": {}, "pathParameters": {"product": "vod"}}),
+                        encoding="utf-8")
+        paths.append(str(path))
+    return [*paths, SAMPLE]
+
+
+def test_validate_gives_a_gateway_event_with_a_bad_body_its_line(bad_gateway_events: list[str],
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "validate", *bad_gateway_events)
+    assert code == 1 and err == ""
+    lines = [line for line in out.splitlines() if not line.startswith("    at ")]
+    assert lines[0].startswith(f"INVALID {bad_gateway_events[0]}: invalid_json: ")
+    assert lines[1] == f"INVALID {bad_gateway_events[1]}: an API Gateway event whose body is not a string (an object)"
+    assert lines[2] == f"INVALID {bad_gateway_events[2]}: an API Gateway event whose body is not a string (null)"
+    assert lines[3].startswith(f"OK      {SAMPLE}: vod.NewFileUpload")
+    assert lines[4] == "3 files of 4 invalid"
+
+
+def test_send_gives_a_gateway_event_with_a_bad_body_its_line(bad_gateway_events: list[str], gateway: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A body that is not JSON is sent as it is, unsigned (the callback refuses it, and that is its line);
+    one that is not a string is not sent. Signing keys given: signing must not be where it breaks."""
+    code, out, err = _run(capsys, "send", *bad_gateway_events, "--url", gateway, "--sign-key", "k", "--notify-key", "k")
+    assert code == 1 and err == ""
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["status"] for line in lines] == [400, None, None, 200]
+    assert lines[0]["response"] == {"error": {"code": "invalid_json"}}
+    assert lines[1]["error"] == "an API Gateway event whose body is not a string (an object)"
+    assert lines[2]["error"] == "an API Gateway event whose body is not a string (null)"
+
+
+@pytest.mark.parametrize("argv", [["events", "--file-id", ""], ["replay", "--task-id", " ", "--dry-run"]])
+def test_an_empty_id_is_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty id (an unset shell variable, say) was an AssertionError for events, and for replay a misleading
+    "--from and --to are required"."""
+    with pytest.raises(SystemExit) as exit_info:
+        lib.cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == f"mediahook {argv[0]}: error: argument {argv[1]}: an empty id: give the id itself"
+    assert "Traceback" not in err
+
+
+def test_a_replay_to_a_missing_event_bus_names_the_bus_and_its_setting(
+        moto: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """EventBridge's refusal (per entry, not an exception) was lost: the line said only "the notification could
+    not be sent (bus)", with no word of which bus or why."""
+    from lib.api import receive
+    from lib.cli.common import load_sample
+    from lib.settings import Settings
+
+    moto("s3").create_bucket(Bucket="bus-replay-bucket")
+    env = {"ARCHIVE_BUCKET": "bus-replay-bucket", "AUTH_MODE": "off"}
+    topic = moto("sns").create_topic(Name="bus-replay-topic")["TopicArn"]
+    sample = load_sample(Path(SAMPLE))
+    assert receive(sample.body.encode(), pinned="vod", settings=Settings.from_env({**env, "EVENTS_TOPIC_ARN": topic}))[
+        0] == 200
+    capsys.readouterr()
+    for name, value in {**env, "EVENT_BUS_NAME": "no-such-bus"}.items():
+        monkeypatch.setenv(name, value)
+    today = datetime.now(UTC).date().isoformat()
+    code, _, err = _run(capsys, "replay", "--from", today, "--to", today)
+    line = _one_line(err)
+    assert code == 2, line
+    assert "no-such-bus" in line and "check EVENT_BUS_NAME" in line, line
+
+
+def test_a_replay_by_id_from_a_missing_bucket_names_it(capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ledger names the archive keys; a HEAD of each in a bucket that does not exist is a bare 404 (no body,
+    so no NoSuchBucket: S3 and moto server alike), which read as "recorded in the ledger but never archived (its
+    archive write failed)", exit 0, for every event."""
+    from lib.api import receive
+    from lib.cli.common import load_sample
+    from lib.settings import Settings
+    from tests.aws_server import moto_server, server_client
+
+    with moto_server() as endpoint:
+        for name, value in {**CREDENTIALS, **REGION, "AWS_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(name, value)
+        aws.reset()
+        create_ledger_table(server_client(endpoint, "dynamodb"), "id-replay-ledger")
+        server_client(endpoint, "s3").create_bucket(Bucket="id-replay-bucket")
+        topic = server_client(endpoint, "sns").create_topic(Name="id-replay-topic")["TopicArn"]
+        env = {"ARCHIVE_BUCKET": "id-replay-bucket", "EVENTS_TOPIC_ARN": topic, "LEDGER_TABLE": "id-replay-ledger",
+               "AUTH_MODE": "off"}
+        assert receive(load_sample(Path(SAMPLE)).body.encode(), pinned="vod",
+                       settings=Settings.from_env(env))[0] == 200
+        capsys.readouterr()
+        monkeypatch.setenv("LEDGER_TABLE", "id-replay-ledger")
+        replay = ["replay", "--file-id", "5285890784273533167", "--dry-run", "--bucket"]
+        code, out, err = _run(capsys, *replay, "no-such-bucket")
+        line = _one_line(err)
+        assert code == 2 and "the bucket no-such-bucket does not exist: check --bucket or ARCHIVE_BUCKET" in line, line
+        assert out == ""
+        code, out, err = _run(capsys, *replay, "id-replay-bucket")  # the right bucket: the event is there
+        assert (code, err) == (0, "") and "  would publish vod/NewFileUpload/" in out
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``mediahook validate events/*/*.json | head -1``: the rest of the output has nowhere to go. That was
+    "mediahook validate: BrokenPipeError: ...; run again with --debug", exit 1; a CLI stops quietly instead,
+    with 141 (128 + SIGPIPE) as a shell reports a program that SIGPIPE ended."""
+    files = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "events").rglob("*.json"))]
+    env = {"PATH": "/usr/bin:/bin", "AWS_EC2_METADATA_DISABLED": "true"}
+    command = subprocess.Popen([sys.executable, "-m", "lib.cli", "validate", *files], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert command.stdout is not None and command.stdout.readline().startswith("OK ")
+        command.stdout.close()  # as head does once it has its line
+        assert command.wait(timeout=60) == 141
+        assert command.stderr is not None and command.stderr.read() == ""
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
+        if command.stderr:
+            command.stderr.close()

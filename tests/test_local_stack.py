@@ -50,6 +50,14 @@ def _leftovers(ports: list[str]) -> list[int]:
     return found
 
 
+def _assert_nothing_left(ports: list[str], what: str) -> None:
+    """No listener on the stack's ports and no process of it: asserted inside ``_stack_process``, whose
+    ``finally`` kills any leftover (a test that looked only after it would pass whatever the stack did)."""
+    for port in ports[1::2]:
+        assert not _listening(int(port)), f"{what} left a process listening on {port}"
+    assert _leftovers(ports) == [], f"{what} left a process running"
+
+
 @contextmanager
 def _stack_process(argv: list[str], ports: list[str]) -> Iterator[subprocess.Popen[str]]:
     """Run local_stack.py; whatever happens in the test (a timeout, a failed assertion), stop it and every
@@ -77,6 +85,8 @@ def test_demo_posts_every_sample_and_prints_the_table(tmp_path: Path) -> None:
     ports = _ports()
     with _stack_process([*STACK, "demo", *ports, "--no-progress", "--log-dir", str(tmp_path)], ports) as demo:
         stdout, stderr = demo.communicate(timeout=300)
+        # Here, before _stack_process's clean-up kills whatever is left (after it, these could not fail).
+        _assert_nothing_left(ports, "the demo")
     assert demo.returncode == 0, stdout + stderr
     lines = stdout.splitlines()
     samples = sorted((ROOT / "events").rglob("*.json"))
@@ -108,10 +118,11 @@ def test_demo_posts_every_sample_and_prints_the_table(tmp_path: Path) -> None:
     assert "deletion" in legend[2]  # why a sample posted after its resource's deletion is stale
     notes = [row.rsplit("(", 1)[1].rstrip(")") for row in lines if row.endswith((".json (advanced)", ".json (stale)",
                                                                               ".json (repeated)", "(duplicate)"))]
-    counts = ", ".join(f"{notes.count(note)} {note}" for note in ("advanced", "repeated", "stale", "duplicate")
-                       if notes.count(note))
+    counts = ", ".join(f"{notes.count(note)} {note}" for note in ("advanced", "repeated", "stale") if notes.count(note))
+    assert sum(notes.count(note) for note in ("advanced", "repeated", "stale")) == len(samples)  # they add up
     assert lines[-2] == (f"{total}/{total} deliveries answered as expected; {len(samples)} events archived and "
-                         f"published ({counts}); 5 bad deliveries refused, nothing written for them.")
+                         f"published ({counts}); 1 duplicate delivery answered with its first result, not published "
+                         "again; 5 bad deliveries refused, nothing written for them.")
     assert notes.count("duplicate") == 1 and notes.count("advanced") > len(samples) // 2
     # forwarding: every event but the stale ones reached the demo's endpoint, verified as Standard Webhooks signs
     # (the last line)
@@ -119,9 +130,6 @@ def test_demo_posts_every_sample_and_prints_the_table(tmp_path: Path) -> None:
     forwarded = sum(1 for line in lines if line.split()[5:6] == ["yes"] and "(duplicate)" not in line)
     assert stale and lines[-1] == (f"{forwarded} events forwarded to the demo's endpoint, each verified as Standard "
                                    "Webhooks signs (0 refused); stale events and duplicate deliveries not forwarded.")
-    for port in ports[1::2]:
-        assert not _listening(int(port)), "the demo left a process listening"
-    assert _leftovers(ports) == [], "the demo left a process running"
 
 
 def test_a_busy_port_gives_a_clear_message(tmp_path: pytest.TempPathFactory) -> None:
@@ -189,9 +197,7 @@ def test_serve_with_sigint_ignored_answers_what_its_banner_says_and_ctrl_c_leave
         serve.send_signal(signal.SIGINT)  # ignored by default in this process: the stack's own handler acts
         assert serve.wait(timeout=60) == 0
         assert serve.stderr and serve.stderr.read().strip() == "stopped"
-    for port in ports[1::2]:
-        assert not _listening(int(port)), "Ctrl-C left a process listening"
-    assert _leftovers(ports) == [], "Ctrl-C left a process running"
+        _assert_nothing_left(ports, "Ctrl-C")  # before _stack_process's clean-up, which kills what is left
 
 
 def test_cli_replay_republishes_archived_events_with_their_ids(tmp_path: pytest.TempPathFactory) -> None:
@@ -258,3 +264,53 @@ def test_cli_validate_and_schema(tmp_path: pytest.TempPathFactory) -> None:
     assert notification["title"] == "Notification" and "data" in notification["required"]
     compose = json.loads((out / "vod.ComposeMediaComplete.schema.json").read_text())
     assert compose["properties"]["EventType"]["const"] == "ComposeMediaComplete"
+
+
+def test_the_demo_counts_by_note_add_up_to_the_events_it_counts() -> None:
+    """The last line's counts by note are of the events it counts: a duplicate is a delivery of an event
+    already counted (it was "65 events archived and published (57 advanced, 4 repeated, 4 stale, 1 duplicate)",
+    66 in all), so it is counted apart."""
+    import io
+
+    from scripts.local_stack import Row, print_table
+
+    key = "vod/NewFileUpload/2026/01/01/"
+    rows = [Row("a", 200, 200, "e1", "vod", key + "e1.json", "yes", "advanced"),
+            Row("b", 200, 200, "e2", "vod", key + "e2.json", "yes", "stale"),
+            Row("repeat of a", 200, 200, "e1", "vod", key + "e1.json", "yes", "duplicate"),
+            Row("forged", 401, 401, note="unauthenticated")]
+    out = io.StringIO()
+    print_table(rows, out)
+    assert out.getvalue().splitlines()[-1] == (
+        "4/4 deliveries answered as expected; 2 events archived and published (1 advanced, 1 stale); 1 duplicate "
+        "delivery answered with its first result, not published again; 1 bad delivery refused, nothing written for "
+        "them.")
+
+
+def test_stop_ends_the_group_of_a_child_that_already_exited(tmp_path: Path) -> None:
+    """A child of the stack that exited (osls crashing, say: `serve` then stops the stack) can leave its own
+    children in its process group; stop() signalled only the groups of children still running."""
+    from scripts.local_stack import Stack
+
+    stack = Stack(0, 0, 0, tmp_path)
+    leader = subprocess.Popen(["sh", "-c", "sleep 300 >/dev/null & echo $!"], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    orphan = int(leader.communicate(timeout=10)[0])  # the leader has exited; its sleep lives on in its group
+    try:
+        stack.processes.append(leader)  # type: ignore[arg-type]  # (text mode: stop() reads no output)
+        stack.stop()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(orphan):
+            time.sleep(0.1)
+        assert not _alive(orphan), "stop() left the exited child's group running"
+    finally:
+        with suppress(ProcessLookupError):
+            os.kill(orphan, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie, reaped by its new parent soon, counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False

@@ -9,7 +9,8 @@ Failing: a command raises :class:`lib.cli.errors.CliError` (message, exit code) 
 missing; :func:`main` prints it as one line, ``mediahook CMD: message``, and exits with its code (2 usage or
 configuration, 1 a failed check). What a command lets through (botocore's errors, a bad setting) is worded by
 :func:`lib.cli.errors.explain`; anything else is one line naming the exception. ``--debug`` (before or after
-the command's name) shows the traceback instead.
+the command's name) shows the traceback too. A reader of its output that goes away (``| head``) ends it
+quietly, exit 141; Ctrl-C, exit 130.
 """
 
 from __future__ import annotations
@@ -56,6 +57,20 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for a program that a closed pipe ended
+
+
+def _discard_stdout() -> None:
+    """Its reader went away (``mediahook validate ... | head -1``): what is left unwritten has nowhere to go, and
+    is not an error to report. Standard output becomes /dev/null, so Python's last flush cannot fail either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # io.UnsupportedOperation is both: a stream with no file (a test's capture)
+        pass
+
+
 @contextmanager
 def _service_logs_quiet(debug: bool) -> Iterator[None]:
     """The pipeline's JSON log lines (an error's with its traceback) are for CloudWatch, not for a terminal: a
@@ -86,10 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         with _service_logs_quiet(args.debug):
-            return int(args.run(args))
+            code = int(args.run(args))
+            sys.stdout.flush()  # a reader that went away (`| head`) shows here, not in Python's flush at exit
+            return code
     except KeyboardInterrupt:
         print(f"mediahook {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _discard_stdout()
+        return PIPE_CLOSED
     except Exception as exc:  # noqa: BLE001 (every failure becomes one line; --debug shows the traceback)
         if args.debug:
             traceback.print_exc()

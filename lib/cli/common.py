@@ -80,8 +80,12 @@ def load_sample(path: Path) -> Sample:
         detail = f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else exc
         raise UnreadableSample(f"not JSON: {detail}") from None
     if isinstance(document, dict) and "body" in document and "requestContext" in document:
-        product = (document.get("pathParameters") or {}).get("product") or _guess_product(document["body"])
-        return Sample(str(path), document["body"], product)
+        body = document["body"]
+        if not isinstance(body, str):  # what API Gateway passes on is text; anything else breaks signing, parsing
+            kind = "null" if body is None else "an object" if isinstance(body, dict) else type(body).__name__
+            raise UnreadableSample(f"an API Gateway event whose body is not a string ({kind})")
+        product = (document.get("pathParameters") or {}).get("product") or _guess_product(body)
+        return Sample(str(path), body, product)
     return Sample(str(path), text, _guess_product(text))
 
 
@@ -103,8 +107,12 @@ def sign_body(body: str, product: str, *, vod_key: str | None = None, mps_key: s
               now: float | None = None) -> str:
     """Add Tencent's signature fields to a single-event body (VOD: ``T``/``Sign``; MPS: ``Timestamp``/``Sign``).
 
-    Legacy v2.0 bodies, batches and CME events are returned as they are: Tencent does not sign them."""
-    document = json.loads(body)
+    Legacy v2.0 bodies, batches and CME events are returned as they are: Tencent does not sign them. So is a
+    body that is not JSON: sent unsigned, the callback's refusal says what is wrong with it."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
     if not isinstance(document, dict) or "EventType" not in document:
         return body
     expiry = int(now if now is not None else time.time()) + SIGNATURE_LIFETIME

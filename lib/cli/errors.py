@@ -3,9 +3,10 @@ documented exit code; never a traceback (``mediahook --debug ...`` shows one).
 
 Exit codes: 0 done, 1 a check failed (an invalid file, a refused delivery, a failed smoke step, an AWS call
 that failed), 2 usage or configuration (a missing option, setting, region, credentials, table, bucket; an
-unreachable endpoint). A command raises :class:`CliError` anywhere; :func:`lib.cli.main` prints it. Errors
-the commands do not catch themselves (botocore's, a bad setting) are put into words by :func:`explain`, so a
-new command gets the same lines without code of its own.
+unreachable endpoint, except in ``smoke``, which reports it as a failed step). A command raises
+:class:`CliError` anywhere; :func:`lib.cli.main` prints it. Errors the commands do not catch themselves
+(botocore's, a bad setting, a target that refused the notification) are put into words by :func:`explain`,
+so a new command gets the same lines without code of its own.
 
 Kept free of heavy imports: botocore is imported only to recognise its exceptions once one is raised."""
 
@@ -68,7 +69,8 @@ def naming(*, table: str | None = None, bucket: str | None = None) -> Iterator[N
         if table and code == "ResourceNotFoundException":
             raise CliError(f"the table {table} does not exist: check LEDGER_TABLE (the stack's LedgerTableName "
                            "output), AWS_DEFAULT_REGION and AWS_ENDPOINT_URL") from None
-        if bucket and code == "NoSuchBucket":
+        # A HEAD has no body, so S3 cannot say NoSuchBucket there: a HeadBucket's 404 says it.
+        if bucket and (code == "NoSuchBucket" or (code in ("404", "NotFound") and exc.operation_name == "HeadBucket")):
             raise CliError(f"the bucket {bucket} does not exist: check --bucket or ARCHIVE_BUCKET (the stack's "
                            "ArchiveBucketName output), AWS_DEFAULT_REGION and AWS_ENDPOINT_URL") from None
         raise
@@ -78,6 +80,7 @@ def explain(exc: BaseException) -> CliError | None:
     """The line for an exception a command let through, or None for one that is a bug (then main prints its
     type and message, and ``--debug`` its traceback)."""
     from lib.errors import DeliveryError
+    from lib.publish import TargetUnavailable
     from lib.settings import ConfigError
 
     if isinstance(exc, DeliveryError) and exc.__cause__ is not None:  # the pipeline's, over AWS's: say both
@@ -86,6 +89,11 @@ def explain(exc: BaseException) -> CliError | None:
             return CliError(f"{exc}: {cause.message}", cause.exit_code)
     if isinstance(exc, ConfigError):
         return CliError(str(exc).replace(": : Value error, ", ": "))  # a model validator's problem has no field
+    if isinstance(exc, TargetUnavailable):  # EventBridge refuses an entry in its answer, not with an exception
+        bus = os.environ.get("EVENT_BUS_NAME", "")
+        if "ResourceNotFound" in str(exc):
+            return CliError(f"the event bus {bus} does not exist ({exc}): check EVENT_BUS_NAME")
+        return CliError(f"the event bus {bus} did not take it ({exc})", FAILED)
     try:
         from botocore import exceptions as boto
     except ImportError:  # pragma: no cover (boto3 is a dependency of every command that calls AWS)
@@ -109,6 +117,8 @@ def explain(exc: BaseException) -> CliError | None:
 
 
 def _client_error(error: dict[str, Any], operation: str) -> CliError:
+    """The line for an AWS error response (``ClientError.response["Error"]``) of ``operation``: what to check for
+    the codes an operator can act on, exit 2; AWS's own words otherwise, exit 1."""
     code, message = error.get("Code", ""), error.get("Message", "")
     if code == "ResourceNotFoundException":
         return CliError(f"{operation}: {message or 'not found'}: check the table's name (LEDGER_TABLE: the stack's "

@@ -25,11 +25,19 @@ def _dest(flag: str) -> str:
     return "resource_id" if flag == "--resource" else flag[2:].replace("-", "_")
 
 
+def _an_id(value: str) -> str:
+    """An id option's value: an empty one (an unset shell variable) is a usage error, not "no id given"."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty id: give the id itself")
+    return value
+
+
 def add_id_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    """The id options, mutually exclusive (two at once is a usage error, exit 2)."""
+    """The id options, mutually exclusive (two at once, or an empty one, is a usage error, exit 2)."""
     group = parser.add_mutually_exclusive_group(required=required)
     for flag, what in ID_OPTIONS:
-        group.add_argument(flag, metavar="ID", dest=_dest(flag), help=f"{what}: the events recorded under it")
+        group.add_argument(flag, metavar="ID", dest=_dest(flag), type=_an_id,
+                           help=f"{what}: the events recorded under it")
 
 
 def chosen_id(args: argparse.Namespace) -> str | None:

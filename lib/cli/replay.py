@@ -115,9 +115,11 @@ def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: 
 def archived_only(s3: Any, bucket: str, keys: list[str]) -> list[str]:
     """The keys whose object exists. The ledger records an event beside its archive write, so an entry can
     name a key whose write failed (the event was never acknowledged; Tencent's retry, pull or reconcile
-    brings it back under its own key): it is skipped with a SKIP line, as a body that does not hash is."""
+    brings it back under its own key): it is skipped with a SKIP line, as a body that does not hash is.
+    The bucket is checked first: in one that does not exist, every HEAD is a bare 404 too."""
     from botocore.exceptions import ClientError
 
+    s3.head_bucket(Bucket=bucket)  # its 404 is a missing bucket (lib.cli.errors.naming words it)
     present = []
     for key in keys:
         try:

@@ -52,6 +52,7 @@ COMMAND = Command(
     description="Post each FILE to the deployment's callback URL, pinned to its product (/callback/vod, /mps or "
                 "/cme), signed the way Tencent signs it: VOD with T and Sign (--sign-key), MPS with Timestamp and "
                 "Sign (--notify-key), or with ?token= (--token). Prints one JSON line per file (a file that cannot "
-                "be read or is not JSON: status null and its error, and it is not sent); exits 1 if any file was "
+                "be read, is not JSON, or is an API Gateway event whose body is not a string: status null and its "
+                "error, and it is not sent); exits 1 if any file was "
                 "not answered 200, 2 if nothing answers at --url.",
     configure=configure, run=run)

@@ -48,6 +48,7 @@ COMMAND = Command(
     "validate", help="check payloads against the models",
     description="Parse each FILE as the callback does (the same models, the same errors) without sending it "
                 "anywhere. Prints one line per file: OK with the event's product, type, event_id and subject, or "
-                "INVALID with the reason (no such file, not JSON, or a JSON pointer to each problem), then how "
-                "many were invalid; exits 1 if any file is invalid.",
+                "INVALID with the reason (no such file, not JSON, an API Gateway event whose body is not a "
+                "string, or a JSON pointer to each problem), then how many were invalid; exits 1 if any file is "
+                "invalid.",
     configure=configure, run=run)
