@@ -328,6 +328,19 @@ def _is_failure(node: dict[str, Any], legacy: bool = False) -> bool:
             or (isinstance(ext, str) and ext not in ("", "SUCCESS")))
 
 
+def _legacy_result_code(raw: Any) -> int | None:
+    """The result code of a v2.0 event whose ``data`` has none: its sub-results' first ``status``/``errCode``."""
+    if not isinstance(raw, dict):
+        return None
+    for value in raw.values():
+        for item in value if isinstance(value, list) else (value,):
+            if isinstance(item, dict):
+                code = next((_as_int(item[k]) for k in _LEGACY_OUTCOME if k in item), None)
+                if code is not None:
+                    return code
+    return None
+
+
 def subresult_paths(route: Route) -> tuple[str, ...]:
     """Where the route's payload reports sub-results, as the SDK declares them (lib/subresults.py)."""
     return SUBRESULTS.get(f"{route.product}.{route.event_type}", ())
@@ -421,6 +434,8 @@ def summarize(route: Route, payload: BaseModel | None, raw: Any, text: bytes | N
     succeeded: bool | None = None
     if route.outcome:
         failed = failed_subresult(route, raw)
+        if failed is None and route is LEGACY and error_code is None:
+            error_code = _legacy_result_code(raw)  # a v2.0 success given only per file (fileInfo, picInfo): 0
         if failed is not None and not error_code:
             # The top level says 0 (or nothing): the code and message published are the failed sub-task's.
             legacy = route is LEGACY
