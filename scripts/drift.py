@@ -213,7 +213,7 @@ def _facts_of(pythonpath: str | None) -> dict[str, Any]:
 def fetch_newest(target: str) -> None:
     """pip-install the newest SDKs (and the common package they need) into ``target``; one line on failure."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
-               "--no-cache-dir", "--upgrade", "--target", target, *PACKAGES]
+               "--no-cache-dir", "--retries", "1", "--timeout", "15", "--upgrade", "--target", target, *PACKAGES]
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
     if done.returncode != 0:
         reason = next((line.strip() for line in reversed(done.stderr.splitlines()) if line.strip()), "pip failed")
