@@ -269,8 +269,17 @@ def read_event(document: dict[str, Any], *, pinned: str | None = None, pointer: 
             if other is not None:
                 key, raw_payload, read_as = other
                 variant = "payload-key"
-        payload = (_validate(read_as.model, raw_payload, _pointer_join(pointer, key))
-                   if raw_payload is not None else None)
+        try:
+            payload = (_validate(read_as.model, raw_payload, _pointer_join(pointer, key))
+                       if raw_payload is not None else None)
+        except InvalidEvent:
+            if variant is None:
+                raise
+            # A variant is read best effort: one that does not fit the model it was taken for is read as sent.
+            read_as, variant = route, None
+            key, raw_payload = payload_of(document, route)
+            payload = (_validate(route.model, raw_payload, _pointer_join(pointer, key))
+                       if raw_payload is not None else None)
         summary = summarize(read_as, payload, raw_payload, body, document)
     raw_handle = document.get("EventHandle")
     return InboundEvent(

@@ -244,3 +244,11 @@ def test_every_live_stream_payload_key_is_routed() -> None:
     envelope = getattr(models("mps"), ENVELOPES[("mps", "NotificationType")])
     keys = {k for r in TABLE if r.type_key == "NotificationType" for k in r.payload_keys}
     assert set(struct_fields(envelope)) - NOT_PAYLOADS == keys
+
+
+def test_a_variant_that_does_not_fit_is_read_as_sent_not_refused() -> None:
+    """Reading a variant is best effort: a filled other key that its model refuses leaves the event as before."""
+    document = {"EventType": "NewFileUpload", "FileUploadEvent": None,
+                "PullCompleteEvent": {"TaskId": "t-1", "ErrCode": "not a number"}}
+    event = _one(document, "vod")
+    assert (event.known, event.variant, event.summary.task_id) == (True, None, None)
