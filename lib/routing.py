@@ -346,6 +346,43 @@ def subresult_paths(route: Route) -> tuple[str, ...]:
     return SUBRESULTS.get(f"{route.product}.{route.event_type}", ())
 
 
+@functools.lru_cache(maxsize=256)
+def _paths_by_first_field(paths: tuple[str, ...]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The declared paths split once and grouped by their top-level field, in the table's order: a payload fills
+    a few of the dozens of fields its struct declares, so only the filled ones are walked."""
+    grouped: dict[str, list[tuple[str, ...]]] = {}
+    for path in paths:
+        first, *rest = path.replace("[]", "").split(".")
+        grouped.setdefault(first, []).append(tuple(rest))
+    return {first: tuple(rests) for first, rests in grouped.items()}
+
+
+def _declared_subresults(route: Route, raw: dict[str, Any]) -> Iterator[Any]:
+    """Every value at the route's declared sub-result paths (lists walked at each step), top-level order first."""
+    grouped = _paths_by_first_field(subresult_paths(route))
+    for first, rests in grouped.items():
+        top = raw.get(first)
+        if top in (None, "", []):
+            continue
+        for rest in rests:
+            current: list[Any] = top if isinstance(top, list) else [top]
+            for name in rest:
+                current = _step(current, name)
+            yield from current
+
+
+def _step(items: list[Any], name: str) -> list[Any]:
+    """The values of field ``name`` of each object in ``items``, a list's items spread."""
+    found: list[Any] = []
+    for item in items:
+        value = item.get(name) if isinstance(item, dict) else None
+        if isinstance(value, list):
+            found.extend(value)
+        elif value is not None:
+            found.append(value)
+    return found
+
+
 def failed_subresult(route: Route, raw: Any) -> dict[str, Any] | None:
     """The first failed sub-result of a payload: at the paths the SDK declares for its type (a ``*ResultSet``
     item's ``*Task``, a single-object result, a ScheduleTask activity, a batch sub-task), then, for shapes no
@@ -357,7 +394,7 @@ def failed_subresult(route: Route, raw: Any) -> dict[str, Any] | None:
         candidates: Iterable[Any] = (v for value in raw.values()
                                      for v in (value if isinstance(value, list) else (value,)))
     else:
-        declared = (v for path in subresult_paths(route) for v in _values(raw, path))
+        declared = _declared_subresults(route, raw)
         undeclared = (c for value in raw.values() if isinstance(value, list)
                       for item in value if isinstance(item, dict)
                       for c in (item, *(v for v in item.values() if isinstance(v, dict))))
