@@ -1,10 +1,15 @@
 """mediahook on this machine: moto server for AWS, serverless-offline for the gateway.
 
     python scripts/local_stack.py demo    # start, post every sample (signed) + bad deliveries, print a table, stop
-    python scripts/local_stack.py serve   # start and stay up; prints the URL and a curl line; Ctrl-C stops
+    python scripts/local_stack.py serve   # start and stay up; prints the URL, the `export` line for the
+                                          # mediahook command, commands to try; Ctrl-C (or SIGTERM) stops
 
 Ports: --moto-port (MOTO_PORT, 5000), --http-port (OFFLINE_HTTP_PORT, 3000), --lambda-port (OFFLINE_LAMBDA_PORT, 3002).
-Everything listens on 127.0.0.1 and everything started here is stopped on exit, Ctrl-C included.
+Everything listens on 127.0.0.1 and everything started here is stopped on exit, on Ctrl-C, SIGTERM and SIGHUP,
+whatever signal dispositions this process inherited (``running``).
+
+The parts, in order: the ports and processes (``Stack``: start, the AWS resources, stop), ``running`` (the
+signals), the demo (``run_demo``, ``print_table`` and its legend), ``serve`` (the banner, then waiting), ``main``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from lib import ledger  # noqa: E402
 from lib.cli import callback_url, load_sample, post, progress, sign_body  # noqa: E402
+from lib.cli.common import plural  # noqa: E402
 
 REGION = "us-east-1"
 BUCKET, TOPIC, TABLE, QUEUE = ("mediahook-local-archive", "mediahook-local-events", "mediahook-local-idempotency",
@@ -181,19 +187,33 @@ class Stack:
         self.processes.clear()
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop_requested(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 @contextmanager
 def running(stack: Stack) -> Iterator[Stack]:
-    """Start the stack; stop everything on exit, on Ctrl-C and on SIGTERM."""
-    def on_signal(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
+    """Start the stack; stop everything on exit, on Ctrl-C, SIGTERM and SIGHUP.
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    The handlers are installed explicitly, whatever this process inherited: Python installs its SIGINT
+    handler only when SIGINT was not ignored, and `nohup`, `&` in a non-interactive shell and some CI runners
+    start programs with it ignored. While the children are being stopped, a second signal is ignored, so it
+    cannot cut the clean-up short."""
+    previous = {signum: signal.signal(signum, _stop_requested) for signum in STOP_SIGNALS}
     try:
         stack.start()
         yield stack
     finally:
-        stack.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+        try:
+            stack.stop()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 # --------------------------------------------------------------------------- the demo
@@ -264,6 +284,29 @@ def run_demo(stack: Stack, show_progress: bool = True) -> list[Row]:
     return rows
 
 
+# What the last column's notes mean, printed under the demo's table (and in docs/getting-started.md).
+LEGEND = (
+    ("advanced", "moved its resource's state forward (a resource's first event included)"),
+    ("repeated", "the same rank as its resource's latest state, in other bytes (here: legacy v2.0 samples of "
+                 "tasks their newer sample already finished)"),
+    ("stale", "behind its resource's latest state, e.g. posted after the resource's deletion (here: samples "
+              "naming a file or class that a deletion sample, earlier in name order, deleted; Tencent's samples "
+              "share ids). Not a fault: archived and published like the others"),
+    ("duplicate", "the very same event again (same event_id): answered 200 from the archive, not published again"),
+)
+NOTE_ORDER = tuple(note for note, _ in LEGEND)
+
+
+def note_counts(rows: list[Row]) -> dict[str, int]:
+    """How many accepted deliveries got each note, in the legend's order (notes the legend lacks after it)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.expected == 200 and row.note:
+            counts[row.note] = counts.get(row.note, 0) + 1
+    return {note: counts[note] for note in sorted(counts, key=lambda n: (n not in NOTE_ORDER, NOTE_ORDER.index(n)
+                                                                          if n in NOTE_ORDER else 0, n))}
+
+
 def print_table(rows: list[Row], out: Any = None) -> None:
     out = out or sys.stdout
     header = f"{'delivery':<62} {'status':>6}  {'event_id':<14} {'notified':<9} archive key / note"
@@ -274,15 +317,78 @@ def print_table(rows: list[Row], out: Any = None) -> None:
         if row.archive_key and row.note:
             detail = f"{row.archive_key} ({row.note})"
         out.write(f"{row.name[:62]:<62} {row.status:>6}  {row.event_id[:12]:<14} {row.notified:<9} {detail}{mark}\n")
+    out.write("\nnotes (the ledger's state_change, docs/ledger.md; a refusal's note is its error code):\n")
+    for note, meaning in LEGEND:
+        out.write(f"  {note:<10} {meaning}\n")
     ok = sum(r.status == r.expected for r in rows)
     archived = len({(r.product, r.event_id) for r in rows if r.archive_key})
-    out.write(f"\n{ok}/{len(rows)} deliveries answered as expected; {archived} events archived and published; "
-              f"{sum(1 for r in rows if r.expected >= 400)} bad deliveries refused, nothing written for them.\n")
+    refused = sum(1 for r in rows if r.expected >= 400)
+    by_note = ", ".join(f"{count} {note}" for note, count in note_counts(rows).items())
+    out.write(f"\n{ok}/{len(rows)} deliveries answered as expected; {plural(archived, 'event')} archived and published"
+              f"{f' ({by_note})' if by_note else ''}; {plural(refused, 'bad delivery', 'bad deliveries')} refused, "
+              "nothing written for them.\n")
 
 
 def demo_ok(rows: list[Row]) -> bool:
     return all(r.status == r.expected for r in rows) and all(
         r.notified in ("yes", "(earlier)") for r in rows if r.expected == 200)
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def cli_environment(stack: Stack) -> dict[str, str]:
+    """What the ``mediahook`` command needs to work against this stack: its endpoint, resources, credentials."""
+    return {"AWS_ENDPOINT_URL": stack.endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION, "ARCHIVE_BUCKET": BUCKET, "EVENTS_TOPIC_ARN": stack.topic_arn,
+            "LEDGER_TABLE": LEDGER}
+
+
+def mediahook_command() -> str:
+    """The console command as the user can type it from here: the repository's ``.venv/bin/mediahook`` (what
+    ``make install`` installs), else this interpreter's, else ``python -m lib.cli`` with this interpreter."""
+    for command in (ROOT / ".venv" / "bin" / "mediahook", Path(sys.executable).parent / "mediahook"):
+        if command.exists():
+            relative = os.path.relpath(command)
+            return relative if not relative.startswith("..") else str(command)
+    return f"{sys.executable} -m lib.cli"
+
+
+def banner(stack: Stack, log_dir: Path) -> str:
+    """What ``serve`` prints once the stack is up: the URL, the line to paste, and commands to try."""
+    mediahook = mediahook_command()
+    paste = " ".join(f"{name}={value}" for name, value in cli_environment(stack).items())
+    return "\n".join([
+        f"mediahook is up: {stack.callback}  (moto server for AWS: {stack.endpoint}; logs in {log_dir})",
+        "",
+        "Paste this in another terminal, for the mediahook command (and boto3) to use this stack:",
+        f"  export {paste}",
+        "",
+        "then try:",
+        f"  {mediahook} send events/vod/*.json --url {stack.callback} --sign-key {VOD_KEY}",
+        f"  {mediahook} events --file-id 5285890784273533167",
+        f"  {mediahook} replay --dry-run --file-id 5285890784273533167",
+        f"  {mediahook} smoke --url {stack.callback} --sign-key {VOD_KEY} --bucket {BUCKET} "
+        f"--topic-arn {stack.topic_arn}",
+        f"  curl -s -X POST '{stack.callback}/cme?token={TOKEN}' "
+        "--data-binary @tests/samples/cme_Material.Imported.json",
+        f"Secrets of the local stage: VOD key {VOD_KEY}, MPS key {MPS_KEY} (--notify-key), token {TOKEN}.",
+        "Ctrl-C stops everything.",
+    ])
+
+
+def serve(stack: Stack, log_dir: Path) -> int:
+    """Print the banner, then wait until a signal stops the stack (KeyboardInterrupt, raised by ``running``'s
+    handlers) or one of its processes exits (1)."""
+    print(banner(stack, log_dir), flush=True)
+    while True:
+        for process in stack.processes:
+            if process.poll() is not None:
+                name = Path(str(process.args[0] if isinstance(process.args, list) else process.args)).name
+                print(f"{name} exited (code {process.returncode}); stopping the stack (logs in {log_dir})",
+                      file=sys.stderr)
+                return 1
+        time.sleep(0.5)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,21 +408,14 @@ def main(argv: list[str] | None = None) -> int:
                 rows = run_demo(stack, show_progress=not args.no_progress)
                 print_table(rows)
                 return 0 if demo_ok(rows) else 1
-            print(f"mediahook is up: {stack.callback}  (moto server for AWS: {stack.endpoint}; logs in {args.log_dir})")
-            print(f"try:  curl -s -X POST '{stack.callback}/cme?token={TOKEN}' --data-binary "
-                  "@tests/samples/cme_Material.Imported.json")
-            print(f"VOD key: {VOD_KEY}, MPS key: {MPS_KEY} (e.g. python -m lib.cli send events/vod/*.json --url "
-                  f"{stack.callback} --sign-key {VOD_KEY})\nCtrl-C stops everything.")
-            while all(p.poll() is None for p in stack.processes):
-                time.sleep(0.5)
-            print("a process of the stack exited; stopping", file=sys.stderr)
-            return 1
+            return serve(stack, args.log_dir)
     except StackError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nstopped", file=sys.stderr)
-        return 130
+        # Stopping is how `serve` ends: a clean exit, so `make serve` does not end in "make: *** Error 130".
+        return 0 if args.command == "serve" else 130
 
 
 if __name__ == "__main__":

@@ -347,3 +347,23 @@ def ledger_table(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield table
     ledger.reset()
     get_settings.cache_clear()
+
+
+# Two workers (make test: pytest -n 2 --dist loadgroup). `osls package` and the make targets that run it build
+# in the project folder (serverless-python-requirements' .serverless/requirements, make package's .serverless/):
+# two at once would mix their files. Every test that builds there runs on one worker, one after another, and so
+# does every test that reads the session's artifact (`packaged`), which is then built once for all of them.
+BUILDS_IN_ROOT = "builds_in_root"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    builders: dict[str, bool] = {}  # module file -> it builds with tests.packaging (package, template)
+    for item in items:
+        path = str(item.path)
+        if path not in builders:
+            builders[path] = "tests.packaging import" in item.path.read_text(encoding="utf-8")
+        builds = (item.get_closest_marker(BUILDS_IN_ROOT) is not None
+                  or "packaged" in getattr(item, "fixturenames", ())
+                  or builders[path])
+        if builds:
+            item.add_marker(pytest.mark.xdist_group("osls-package"))

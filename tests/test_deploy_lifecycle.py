@@ -203,6 +203,7 @@ def test_the_redirection_is_inert_unless_asked_for() -> None:
     assert result.stdout.split() == ['{"hooks":[],"provider":{}}', "refused", "refused"]
 
 
+@pytest.mark.builds_in_root
 def test_make_deploy_local_then_remove_local() -> None:
     """The README's two commands: moto server started and left up, outputs printed; then removed and stopped."""
     import os

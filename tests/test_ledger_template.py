@@ -19,10 +19,10 @@ LEDGER_ACTIONS = {"dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem"}
 
 @pytest.fixture(scope="module")
 def ledger_off(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.packaging import package
+    from tests.packaging import template
 
     out = tmp_path_factory.mktemp("ledger-off")
-    package(out, "ledger=false", "ledgerRetentionDays=30")
+    template(out, "ledger=false", "ledgerRetentionDays=30")
     return out
 
 

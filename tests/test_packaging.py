@@ -201,12 +201,12 @@ BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/shared"
 
 @pytest.fixture(scope="module")
 def bus_templates(packaged: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from tests.packaging import package
+    from tests.packaging import template
 
     built = {"": packaged}
     for setting in ("create", "shared", BUS_ARN):
         out = tmp_path_factory.mktemp("bus")
-        package(out, f"eventBus={setting}")
+        template(out, f"eventBus={setting}")
         built[setting] = out
     return built
 

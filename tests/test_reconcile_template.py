@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.packaging import package
+from tests.packaging import template as build_template
 from tests.test_packaging import _role_statements
 
 pytestmark = pytest.mark.slow
@@ -84,7 +84,7 @@ def test_the_reconcile_alarms(packaged: Path) -> None:
 
 
 def test_the_schedule_follows_the_stage_parameters(tmp_path: Path) -> None:
-    package(tmp_path, "reconcileEnabled=true", "reconcileRate=rate(30 minutes)", "reconcileProducts=vod,mps")
+    build_template(tmp_path, "reconcileEnabled=true", "reconcileRate=rate(30 minutes)", "reconcileProducts=vod,mps")
     template = _template(tmp_path)
     rule = _schedule(template)
     assert rule["State"] == "ENABLED" and rule["ScheduleExpression"] == "rate(30 minutes)"
