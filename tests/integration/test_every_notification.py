@@ -8,11 +8,13 @@ with the right type, ids and ``succeeded``; a live task's ProcessEof ends it in 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
 
 import handler
+from lib import pipeline
 from lib.ledger import Ledger, ledger_for
 from lib.settings import get_settings
 from tests.conftest import SAMPLES, Aws, LambdaContext, http_event, response_json
@@ -115,3 +117,24 @@ def test_a_legacy_v2_nested_failure_is_published_false(aws: Aws, context: Lambda
                                                                      "clipVideo-0a78cf44c4285026a4c")
     assert set(data["file_ids"]) == {"14508071098244929440", "16092504232103571364"}
     assert (data["succeeded"], data["error_code"], data["error_message"]) == (False, 20010, "clip failed")
+
+
+def test_a_published_variant_is_archived_as_sent_counted_and_logged_once(
+        aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Tencent's old page: EventType NewFileUpload with its body in PullCompleteEvent (a PullEvents item)."""
+    (item,) = _sample("vod_PullComplete.old-doc-bug-EventType-NewFileUpload.pullevents.json")["Response"]["EventSet"]
+    counted: list[tuple[str, dict[str, str]]] = []
+    real_count = pipeline.count
+    monkeypatch.setattr(pipeline, "count", lambda name, *a, **dims: (counted.append((name, dims)),
+                                                                     real_count(name, *a, **dims))[1])
+    with caplog.at_level(logging.INFO):
+        result = _post(context, item, "/callback/vod")
+    (stored,) = aws.objects().values()
+    assert json.loads(stored) == item
+    data = _published(aws, result["event_id"])
+    assert (data["event_type"], data["task_id"]) == ("NewFileUpload", item["PullCompleteEvent"]["TaskId"])
+    assert data["file_ids"] == [item["PullCompleteEvent"]["FileId"]]
+    logged = [r for r in caplog.records if r.getMessage() == "published variant read by what it carries"]
+    assert len(logged) == 1 and getattr(logged[0], "variant", None) == "payload-key"
+    assert [dims for name, dims in counted if name == "PublishedVariant"] == [{"product": "vod",
+                                                                             "variant": "payload-key"}]
