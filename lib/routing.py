@@ -5,7 +5,11 @@ payload key (and its historic aliases), the pydantic model, and the paths from w
 notification's summary is read. Paths are dotted attribute names on the validated model; ``[]``
 marks a list (every element is visited). Unknown EventTypes of a known product are not an error:
 they are archived under ``{product}/_unknown/`` and acknowledged, because Tencent adds types faster
-than anyone deploys.
+than anyone deploys. MPS live-stream notifications name their type in ``NotificationType`` (``type_key``).
+
+``succeeded`` is the truth of the whole task (``summarize``): the top level's status and error codes, then
+every sub-result the SDK declares for the type (``lib/subresults.py``, generated from the SDK's structs by
+``scripts/drift.py``), so that a failed part fails the whole.
 """
 
 from __future__ import annotations
