@@ -226,9 +226,17 @@ def type_key_of(document: dict[str, Any]) -> str:
     return "NotificationType" if "NotificationType" in document else "EventType"
 
 
-def event_type_of(document: dict[str, Any]) -> Any:
-    """The value naming the event's type (not yet checked: any JSON value), for the product guess of auth."""
-    return document.get(type_key_of(document))
+def products_for(document: dict[str, Any]) -> tuple[Product, ...]:
+    """The products an event can belong to, most likely first, before it is validated (auth needs to know whose
+    signature to check): the v2.0 format is VOD's; a ``NotificationType`` is MPS's live-stream processing, a new
+    one included; otherwise the EventType decides (routing.candidate_products)."""
+    type_key = type_key_of(document)
+    if type_key == "eventType":
+        return ("vod",)
+    if type_key == "NotificationType":
+        return ("mps",)
+    event_type = document.get(type_key)
+    return candidate_products(event_type) if isinstance(event_type, str) else ("vod",)
 
 
 def read_event(document: dict[str, Any], *, pinned: str | None = None, pointer: str = "",
@@ -247,7 +255,7 @@ def read_event(document: dict[str, Any], *, pinned: str | None = None, pointer: 
         raise InvalidEvent("EventType is not a valid event type name",
                            [{"pointer": _pointer_join(pointer, type_key), "message": "must match "
                              + EVENT_TYPE_PATTERN.pattern}])
-    product = _product_for(event_type, pinned, legacy, pointer, type_key)
+    product = _product_for(event_type, products_for(document), pinned, pointer, type_key)
     route: Route | None = LEGACY if legacy else find_route(product, event_type)
     if route is not None and not legacy and route.type_key != type_key:
         route = None  # a live-stream NotificationType named like an EventType (or back): no route of that kind
@@ -319,8 +327,8 @@ def _pointer_join(base: str, *parts: object) -> str:
     return base + _pointer(*parts)
 
 
-def _product_for(event_type: str, pinned: str | None, legacy: bool, pointer: str, type_key: str) -> Product:
-    candidates: tuple[Product, ...] = ("vod",) if legacy else candidate_products(event_type)
+def _product_for(event_type: str, candidates: tuple[Product, ...], pinned: str | None, pointer: str,
+                 type_key: str) -> Product:
     if pinned is None:
         return candidates[0]
     if pinned not in candidates:

@@ -18,7 +18,7 @@ import pytest
 
 from lib.api import authenticate
 from lib.errors import ProductMismatch, Unauthenticated
-from lib.intake import parse_delivery, split_delivery
+from lib.intake import parse_delivery, products_for, split_delivery
 from lib.routing import TABLE, find_route, position
 from lib.settings import Settings
 from scripts.drift import ENVELOPES, NOT_PAYLOADS, documented_values, models, struct_fields
@@ -252,3 +252,21 @@ def test_a_variant_that_does_not_fit_is_read_as_sent_not_refused() -> None:
                 "PullCompleteEvent": {"TaskId": "t-1", "ErrCode": "not a number"}}
     event = _one(document, "vod")
     assert (event.known, event.variant, event.summary.task_id) == (True, None, None)
+
+
+def test_a_notification_type_tencent_adds_later_is_mps_unknown_not_vod() -> None:
+    """A new NotificationType is still MPS's live-stream processing: archived under mps/_unknown/, signed as MPS."""
+    document = {"NotificationType": "AiBrandNewResult", "TaskId": "live-t", "AiBrandNewResultInfo": {"X": 1}}
+    event = _one(document)
+    assert (event.product, event.event_type, event.known) == ("mps", "AiBrandNewResult", False)
+    assert products_for(document) == ("mps",)
+    assert products_for({"version": "4.0", "eventType": "ProcedureStateChanged", "data": {}}) == ("vod",)
+    assert products_for({"EventType": "Material.Imported"}) == ("cme",)
+    with pytest.raises(ProductMismatch):
+        _one(document, "vod")
+
+
+def test_an_event_type_named_like_a_notification_type_is_not_read_as_one() -> None:
+    """``{"EventType": "ProcessEof"}`` is no live-stream notification: no route of that kind, archived unknown."""
+    event = _one({"EventType": "ProcessEof", "ProcessEofInfo": {"ErrCode": 1}}, "mps")
+    assert (event.known, event.summary.succeeded) == (False, None)
