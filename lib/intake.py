@@ -17,6 +17,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from lib.errors import InvalidEvent, InvalidJson, PayloadTooLarge, ProductMismatch, UnknownProduct
+from lib.models import LiveStreamNotification
 from lib.models import TaskFields as TaskFieldsModel
 from lib.routing import (
     EVENT_TYPE_PATTERN,
@@ -267,6 +268,8 @@ def read_event(document: dict[str, Any], *, pinned: str | None = None, pointer: 
     if body is None:
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     summary, variant = Summary(), None
+    if route is not None and route.type_key == "NotificationType":
+        _validate(LiveStreamNotification, document, pointer)  # its TaskId is read off the top level
     if route is not None:
         key, raw_payload = payload_of(document, route)
         read_as = route

@@ -462,6 +462,15 @@ class LegacyData(Payload):
 # --------------------------------------------------------------------------- MPS live-stream processing
 
 
+class LiveStreamNotification(Payload):
+    """The top level of a live-stream notification: its ids sit beside the payload key, not inside it."""
+
+    NotificationType: str | None = None
+    TaskId: str | None = None
+    SessionId: str | None = None
+    SessionContext: str | None = None
+
+
 class LiveStreamResultInfo(Payload):
     """A live-stream result (review, recognition, analysis, quality control, subtitles): its items stay as sent;
     the sub-results that report an outcome of their own are found by routing (lib/subresults.py)."""

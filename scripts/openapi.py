@@ -61,10 +61,9 @@ EVENT = {
          "properties": {"EventSet": EVENT_SET},
          "not": {"anyOf": [{"required": ["EventType"]}, {"required": ["Response"], "properties": {
              "Response": {"type": "object", "required": ["EventSet"]}}}]}},
-        {"type": "object", "required": ["NotificationType", "TaskId"], "additionalProperties": True,
+        {"type": "object", "required": ["NotificationType"], "additionalProperties": True,
          "not": {"anyOf": [{"required": ["EventType"]}, {"required": ["EventSet"]}, {"required": ["Response"]}]},
-         "properties": {"NotificationType": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.\\-]{0,127}$"},
-                        "TaskId": {"type": "string"}}},
+         "properties": {"NotificationType": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.\\-]{0,127}$"}}},
     ],
 }
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from lib.api import authenticate
-from lib.errors import ProductMismatch, Unauthenticated
+from lib.errors import InvalidEvent, ProductMismatch, Unauthenticated
 from lib.intake import parse_delivery, products_for, split_delivery
 from lib.routing import TABLE, find_route, position
 from lib.settings import Settings
@@ -270,3 +270,10 @@ def test_an_event_type_named_like_a_notification_type_is_not_read_as_one() -> No
     """``{"EventType": "ProcessEof"}`` is no live-stream notification: no route of that kind, archived unknown."""
     event = _one({"EventType": "ProcessEof", "ProcessEofInfo": {"ErrCode": 1}}, "mps")
     assert (event.known, event.summary.succeeded) == (False, None)
+
+
+def test_a_live_stream_task_id_that_is_not_a_string_is_refused() -> None:
+    document = _sample("mps_ProcessEof.json") | {"TaskId": {"not": "an id"}}
+    with pytest.raises(InvalidEvent) as refused:
+        _one(document, "mps")
+    assert refused.value.details[0]["pointer"] == "/TaskId"
