@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install test test-runtime deploy-local remove-local lint typecheck unit package package-size events demo serve schemas bench audit lock clean docs cli-docs
+.PHONY: install test test-runtime deploy-local remove-local lint typecheck unit package package-size events demo serve schemas bench audit lock clean docs cli-docs drift
 
 # The Lambda runtime's Python (serverless.yml: runtime python3.12), found as plugins/artifact.js finds it:
 # RUNTIME_PYTHON if set, else python3.12 on PATH, else pyenv's, else /usr/local/bin or /usr/bin.
@@ -95,6 +95,10 @@ events: install  ## regenerate events/ from tests/samples/
 
 clean:
 	rm -rf .serverless .pytest_cache .mypy_cache .ruff_cache site
+
+# Not part of `make test`: the registry may publish a new SDK at any time. Needs PyPI (or PIP_INDEX_URL).
+drift: install  ## the newest Tencent SDKs (vod, mps, cme) from the registry vs the pinned ones and the routing table
+	$(BIN)/python scripts/drift.py
 
 audit: install  ## pip-audit over requirements-dev.lock (needs PyPI's vulnerability service or OSV; says so if unreachable)
 	$(BIN)/python scripts/audit.py

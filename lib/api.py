@@ -20,11 +20,10 @@ from typing import Any
 
 from lib import auth
 from lib.errors import DeliveryError, InvalidJson, MethodNotAllowed
-from lib.intake import RawEvent, read_events, split_delivery
+from lib.intake import RawEvent, products_for, read_events, split_delivery
 from lib.observability import logger
 from lib.pipeline import process_all
 from lib.refusals import DEFAULT_BUDGET, refusals
-from lib.routing import candidate_products
 from lib.settings import ConfigError, Settings, get_settings
 
 RETRY_AFTER_SECONDS = "5"
@@ -48,8 +47,7 @@ def authenticate(raw_events: list[RawEvent], *, pinned: str | None,
     verifier = auth.Verifier.for_settings(settings, secrets)
     token = query.get("token")
     for raw in raw_events:
-        event_type = raw.document.get("EventType", raw.document.get("eventType"))
-        product = pinned or (candidate_products(event_type)[0] if isinstance(event_type, str) else "vod")
+        product = pinned or products_for(raw.document)[0]
         verifier.verify(product, _sources(raw.document, raw.envelope, query, headers), token)
 
 

@@ -17,10 +17,13 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from lib.errors import InvalidEvent, InvalidJson, PayloadTooLarge, ProductMismatch, UnknownProduct
+from lib.models import LiveStreamNotification
+from lib.models import TaskFields as TaskFieldsModel
 from lib.routing import (
     EVENT_TYPE_PATTERN,
     LEGACY,
     PRODUCTS,
+    TABLE,
     Product,
     Route,
     Summary,
@@ -28,6 +31,16 @@ from lib.routing import (
     find_route,
     summarize,
 )
+
+# Variants Tencent has published, read by what they carry rather than refused or misread (docs/contract.md):
+#   v2-current-fields  a v2.0 envelope (version/eventType/data) whose data holds current-format fields
+#   payload-key        the payload key EventType names is missing or null; exactly one other known key is filled
+VARIANTS = ("v2-current-fields", "payload-key")
+# Current-format fields that mark a v2.0 envelope's data as the current format's payload.
+_CURRENT_FIELDS = frozenset({"TaskId", "FileId", "ErrCode", "ErrCodeExt", "Status", "FileIdSet"})
+# Every payload key of a product, and the route it belongs to (for a payload under another type's key).
+_ROUTE_OF_KEY: dict[tuple[str, str], Route] = {
+    (r.product, k): r for r in reversed(TABLE) for k in r.payload_keys}  # reversed: the first route wins
 
 # Fields that differ between copies of one logical event (signature, expiry, pull handle).
 DELIVERY_FIELDS = frozenset({"Sign", "T", "Timestamp", "EventHandle"})
@@ -52,6 +65,7 @@ class InboundEvent:
     summary: Summary
     handle: str | None = None  # EventHandle of a pulled event
     verified: bool = False  # confirmed with Tencent's API (lib/verify.py, VERIFY_EVENTS)
+    variant: str | None = None  # a published variant read another way (VARIANTS); archived as sent all the same
 
     @property
     def source(self) -> str:
@@ -203,11 +217,34 @@ def parse_delivery(raw: bytes, *, pinned: str | None = None, max_bytes: int | No
     return read_events(split_delivery(raw, pinned=pinned, max_bytes=max_bytes), pinned=pinned)
 
 
+def type_key_of(document: dict[str, Any]) -> str:
+    """The field that names the event's type: ``EventType``; ``eventType`` in the v2.0 format (with ``version``);
+    ``NotificationType`` in an MPS live-stream processing notification (ParseLiveStreamProcessNotification)."""
+    if "EventType" in document:
+        return "EventType"
+    if "eventType" in document and "version" in document:
+        return "eventType"
+    return "NotificationType" if "NotificationType" in document else "EventType"
+
+
+def products_for(document: dict[str, Any]) -> tuple[Product, ...]:
+    """The products an event can belong to, most likely first, before it is validated (auth needs to know whose
+    signature to check): the v2.0 format is VOD's; a ``NotificationType`` is MPS's live-stream processing, a new
+    one included; otherwise the EventType decides (routing.candidate_products)."""
+    type_key = type_key_of(document)
+    if type_key == "eventType":
+        return ("vod",)
+    if type_key == "NotificationType":
+        return ("mps",)
+    event_type = document.get(type_key)
+    return candidate_products(event_type) if isinstance(event_type, str) else ("vod",)
+
+
 def read_event(document: dict[str, Any], *, pinned: str | None = None, pointer: str = "",
                body: bytes | None = None, handle: str | None = None) -> InboundEvent:
     """Validate one event object; ``body`` defaults to its compact JSON."""
-    legacy = "EventType" not in document and "eventType" in document and "version" in document
-    type_key = "eventType" if legacy else "EventType"
+    type_key = type_key_of(document)
+    legacy = type_key == "eventType"
     event_type = document.get(type_key)
     if event_type is None:
         raise InvalidEvent("the event has no EventType", [{"pointer": _pointer_join(pointer, type_key),
@@ -219,8 +256,10 @@ def read_event(document: dict[str, Any], *, pinned: str | None = None, pointer: 
         raise InvalidEvent("EventType is not a valid event type name",
                            [{"pointer": _pointer_join(pointer, type_key), "message": "must match "
                              + EVENT_TYPE_PATTERN.pattern}])
-    product = _product_for(event_type, pinned, legacy, pointer, type_key)
+    product = _product_for(event_type, products_for(document), pinned, pointer, type_key)
     route: Route | None = LEGACY if legacy else find_route(product, event_type)
+    if route is not None and not legacy and route.type_key != type_key:
+        route = None  # a live-stream NotificationType named like an EventType (or back): no route of that kind
     try:
         event_id = event_id_of(document)
     except UnicodeEncodeError:
@@ -228,11 +267,31 @@ def read_event(document: dict[str, Any], *, pinned: str | None = None, pointer: 
                            [{"pointer": pointer, "message": "lone surrogate"}]) from None
     if body is None:
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    summary = Summary()
+    summary, variant = Summary(), None
+    if route is not None and route.type_key == "NotificationType":
+        _validate(LiveStreamNotification, document, pointer)  # its TaskId is read off the top level
     if route is not None:
         key, raw_payload = payload_of(document, route)
-        payload = _validate(route.model, raw_payload, _pointer_join(pointer, key)) if raw_payload is not None else None
-        summary = summarize(route, payload, raw_payload, body)
+        read_as = route
+        if legacy and isinstance(raw_payload, dict) and _CURRENT_FIELDS & raw_payload.keys():
+            read_as, variant = find_route("vod", event_type) or _CURRENT_TASK, "v2-current-fields"
+        elif raw_payload is None and not legacy:
+            other = _filled_other_key(document, route)
+            if other is not None:
+                key, raw_payload, read_as = other
+                variant = "payload-key"
+        try:
+            payload = (_validate(read_as.model, raw_payload, _pointer_join(pointer, key))
+                       if raw_payload is not None else None)
+        except InvalidEvent:
+            if variant is None:
+                raise
+            # A variant is read best effort: one that does not fit the model it was taken for is read as sent.
+            read_as, variant = route, None
+            key, raw_payload = payload_of(document, route)
+            payload = (_validate(route.model, raw_payload, _pointer_join(pointer, key))
+                       if raw_payload is not None else None)
+        summary = summarize(read_as, payload, raw_payload, body, document)
     raw_handle = document.get("EventHandle")
     return InboundEvent(
         product=product,
@@ -244,15 +303,35 @@ def read_event(document: dict[str, Any], *, pinned: str | None = None, pointer: 
         legacy=legacy,
         summary=summary,
         handle=handle if handle is not None else (raw_handle if isinstance(raw_handle, str) else None),
+        variant=variant,
     )
+
+
+# A v2.0 envelope of a type with no current twin, holding current-format fields: read as a generic task.
+_CURRENT_TASK = Route("vod", "*", "data", TaskFieldsModel, files=("FileId",))
+
+
+def _filled(value: Any) -> bool:
+    """A payload that says something: an object with a non-empty value (CME's ParseEvent echoes every key with
+    null or empty-string defaults, which are not a payload)."""
+    return isinstance(value, dict) and any(v not in (None, "", [], {}) for v in value.values())
+
+
+def _filled_other_key(document: dict[str, Any], route: Route) -> tuple[str, Any, Route] | None:
+    """When the payload key the type names is missing or null: the one other known payload key of the product
+    that is filled, and its route; None when none is, or several are (then nothing can be read safely)."""
+    found = [(key, value, other) for key, value in document.items()
+             if (other := _ROUTE_OF_KEY.get((route.product, key))) is not None
+             and other is not route and other.type_key == route.type_key and _filled(value)]
+    return found[0] if len(found) == 1 else None
 
 
 def _pointer_join(base: str, *parts: object) -> str:
     return base + _pointer(*parts)
 
 
-def _product_for(event_type: str, pinned: str | None, legacy: bool, pointer: str, type_key: str) -> Product:
-    candidates: tuple[Product, ...] = ("vod",) if legacy else candidate_products(event_type)
+def _product_for(event_type: str, candidates: tuple[Product, ...], pinned: str | None, pointer: str,
+                 type_key: str) -> Product:
     if pinned is None:
         return candidates[0]
     if pinned not in candidates:

@@ -457,3 +457,34 @@ class LegacyData(Payload):
     errCode: int | None = None
     message: str | None = None
     fileInfo: LegacyFileInfo | list[LegacyFileInfo] | None = None
+
+
+# --------------------------------------------------------------------------- MPS live-stream processing
+
+
+class LiveStreamNotification(Payload):
+    """The top level of a live-stream notification: its ids sit beside the payload key, not inside it."""
+
+    NotificationType: str | None = None
+    TaskId: str | None = None
+    SessionId: str | None = None
+    SessionContext: str | None = None
+
+
+class LiveStreamResultInfo(Payload):
+    """A live-stream result (review, recognition, analysis, quality control, subtitles): its items stay as sent;
+    the sub-results that report an outcome of their own are found by routing (lib/subresults.py)."""
+
+    ResultSet: list[dict[str, object]] | None = None
+
+
+class LiveStreamRecordResultInfo(Payload):
+    RecordOver: int | None = None
+    FileResults: list[dict[str, object]] | None = None
+
+
+class LiveStreamProcessErrorInfo(Payload):
+    """``ProcessEofInfo``: why the live task ended; a non-zero ``ErrCode`` is a failure."""
+
+    ErrCode: int | None = None
+    Message: str | None = None

@@ -40,7 +40,9 @@ class NotificationData(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     product: Product
-    event_type: str = Field(description="Tencent's EventType, e.g. ProcedureStateChanged, Material.Imported")
+    event_type: str = Field(description=(
+        "Tencent's EventType, e.g. ProcedureStateChanged, Material.Imported (an MPS live-stream notification's "
+        "NotificationType, e.g. ProcessEof)"))
     event_id: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the event's canonical JSON")
     file_id: str | None = None
     file_ids: list[str] = []
@@ -50,8 +52,9 @@ class NotificationData(BaseModel):
     task_id: str | None = None
     status: str | None = Field(default=None, description="Tencent's status as sent: FINISH, PROCESSING, ...")
     succeeded: bool | None = Field(default=None, description=(
-        "false on any non-zero error code, ErrCodeExt or failed sub-task, whatever the status; true on "
-        "success; null only when the event reports no outcome and no error"))
+        "false on any non-zero error code, ErrCodeExt or failed sub-task anywhere in the payload (a result "
+        "list's item, a single-object result, a ScheduleTask activity, a batch sub-task, a v2.0 status), whatever "
+        "the status; true on success; null only when the event reports no outcome and no error"))
     error_code: int | None = None
     error_message: str | None = None
     urls: list[str] = Field(default=[], description="every http(s) output, cover or image URL (at most 200)")

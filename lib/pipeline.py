@@ -145,6 +145,9 @@ def process(event: InboundEvent, *, delivery: Delivery, settings: Settings,
     if not event.known:
         count("UnknownEventType", product=event.product)
         logger.warning("unknown EventType archived under _unknown/", extra={"archive_key": record["archive_key"]})
+    if event.variant is not None:  # archived as sent; its summary was read from where the variant put it
+        count("PublishedVariant", product=event.product, variant=event.variant)
+        logger.warning("published variant read by what it carries", extra={"variant": event.variant})
     logger.info("event archived and published", extra={"archive_key": record["archive_key"],
                                                        "state_change": record.get("state_change")})
     return Outcome(event.event_id, event.product, event.event_type, duplicate=False,

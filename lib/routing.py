@@ -5,13 +5,18 @@ payload key (and its historic aliases), the pydantic model, and the paths from w
 notification's summary is read. Paths are dotted attribute names on the validated model; ``[]``
 marks a list (every element is visited). Unknown EventTypes of a known product are not an error:
 they are archived under ``{product}/_unknown/`` and acknowledged, because Tencent adds types faster
-than anyone deploys.
+than anyone deploys. MPS live-stream notifications name their type in ``NotificationType`` (``type_key``).
+
+``succeeded`` is the truth of the whole task (``summarize``): the top level's status and error codes, then
+every sub-result the SDK declares for the type (``lib/subresults.py``, generated from the SDK's structs by
+``scripts/drift.py``), so that a failed part fails the whole.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import functools
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from lib import models as m
+from lib.subresults import SUBRESULTS
 
 Product = Literal["vod", "cme", "mps"]
 PRODUCTS: tuple[Product, ...] = ("vod", "cme", "mps")
@@ -56,6 +62,7 @@ class Route:
     error_ext: str | None = "ErrCodeExt"
     outcome: bool = True  # whether the event reports success/failure at all
     order: Order = "status"  # how it moves its subject's latest state (above)
+    type_key: str = "EventType"  # the field naming the type: MPS live-stream notifications say NotificationType
 
     @property
     def payload_keys(self) -> tuple[str, ...]:
@@ -66,6 +73,18 @@ def _task(product: Product, event_type: str, payload: str, model: type[BaseModel
     if kw.get("status", "Status") is None:
         kw.setdefault("order", "end")  # a 2017-era task result: no status, its arrival is the end
     return Route(product, event_type, payload, model, **kw)
+
+
+def _live(notification_type: str, payload: str, model: type[BaseModel], **kw: Any) -> Route:
+    """An MPS live-stream processing notification (ParseLiveStreamProcessNotification): the type is in
+    ``NotificationType``, the live task's ``TaskId`` at the top level (``^``: read from the event, not the payload).
+    A result neither starts nor ends the task (a live task sends many): order ``change``."""
+    kw.setdefault("order", "change")
+    kw.setdefault("status", None)
+    kw.setdefault("error_code", None)
+    kw.setdefault("error_message", None)
+    return Route("mps", notification_type, payload, model, subject="^TaskId", task="^TaskId", error_ext=None,
+                 type_key="NotificationType", **kw)
 
 
 def _fact(product: Product, event_type: str, payload: str, model: type[BaseModel], **kw: Any) -> Route:
@@ -139,6 +158,15 @@ TABLE: tuple[Route, ...] = (
     _task("mps", "BatchTask", "BatchTaskEvent", m.MpsBatchSubTaskResult),
     _task("mps", "ExtractBlindWatermark", "ExtractBlindWatermarkTask", m.ExtractBlindWatermarkTask),
     _task("mps", "ProcedureStateChanged", "ProcedureStateChangeEvent", m.ProcedureTask, files=_FID),  # the VTS-era name
+    # ---- MPS live-stream processing: NotificationType, not EventType (ParseLiveStreamProcessNotification) -----
+    _live("AiReviewResult", "AiReviewResultInfo", m.LiveStreamResultInfo),
+    _live("AiRecognitionResult", "AiRecognitionResultInfo", m.LiveStreamResultInfo),
+    _live("AiAnalysisResult", "AiAnalysisResultInfo", m.LiveStreamResultInfo),
+    _live("AiQualityControlResult", "AiQualityControlResultInfo", m.LiveStreamResultInfo),
+    _live("AiSmartSubtitleResult", "AiSmartSubtitleResultInfo", m.LiveStreamResultInfo),
+    _live("LiveRecordResult", "LiveRecordResultInfo", m.LiveStreamRecordResultInfo),
+    _live("ProcessEof", "ProcessEofInfo", m.LiveStreamProcessErrorInfo, error_code="ErrCode", error_message="Message",
+          order="end"),  # the live task's end; a non-zero ErrCode is its failure
 )
 
 # The pre-2019 VOD callback format: one route for every eventType it carries.
@@ -284,21 +312,100 @@ _PENDING = {"PROCESSING", "WAITING"}
 _FAILED = {"FAIL", "FAILED", "ERROR"}
 _DONE = {"FINISH", "SUCCESS"}
 
+# The v2.0 format (no SDK describes it): a sub-result is any object, or item of a list, directly under ``data``
+# that reports its own ``status``/``errCode`` (``fileInfo``, ``picInfo``, ``processTaskList``...).
+_LEGACY_OUTCOME = ("status", "errCode")
 
-def _failed_subtask(raw: dict[str, Any]) -> dict[str, Any] | None:
-    """The first failed sub-task of a task flow (``*ResultSet`` items and their ``*Task`` results)."""
+
+def _is_failure(node: dict[str, Any], legacy: bool = False) -> bool:
+    """Whether one (sub-)result reports a failure: a failed Status, a non-zero ErrCode (v2.0: a non-zero
+    ``status`` result code too), a non-empty ErrCodeExt. Sub-results are not typed by the models: any field may
+    hold any JSON value, so each is checked for its type."""
+    if legacy:
+        status, code = node.get("status"), node.get("errCode")
+        if isinstance(status, str):
+            return status.upper() in _FAILED or (status.strip().lstrip("-").isdigit() and int(status) != 0)
+        return any(isinstance(v, int) and not isinstance(v, bool) and v != 0 for v in (status, code))
+    code, status, ext = node.get("ErrCode"), node.get("Status"), node.get("ErrCodeExt")
+    return ((isinstance(status, str) and status.upper() in _FAILED)
+            or (isinstance(code, int) and not isinstance(code, bool) and code != 0)
+            or (isinstance(ext, str) and ext not in ("", "SUCCESS")))
+
+
+def _legacy_result_code(raw: Any) -> int | None:
+    """The result code of a v2.0 event whose ``data`` has none: its sub-results' first ``status``/``errCode``."""
+    if not isinstance(raw, dict):
+        return None
     for value in raw.values():
-        if not isinstance(value, list):
+        for item in value if isinstance(value, list) else (value,):
+            if isinstance(item, dict):
+                code = next((_as_int(item[k]) for k in _LEGACY_OUTCOME if k in item), None)
+                if code is not None:
+                    return code
+    return None
+
+
+def subresult_paths(route: Route) -> tuple[str, ...]:
+    """Where the route's payload reports sub-results, as the SDK declares them (lib/subresults.py)."""
+    return SUBRESULTS.get(f"{route.product}.{route.event_type}", ())
+
+
+@functools.lru_cache(maxsize=256)
+def _paths_by_first_field(paths: tuple[str, ...]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The declared paths split once and grouped by their top-level field, in the table's order: a payload fills
+    a few of the dozens of fields its struct declares, so only the filled ones are walked."""
+    grouped: dict[str, list[tuple[str, ...]]] = {}
+    for path in paths:
+        first, *rest = path.replace("[]", "").split(".")
+        grouped.setdefault(first, []).append(tuple(rest))
+    return {first: tuple(rests) for first, rests in grouped.items()}
+
+
+def _declared_subresults(route: Route, raw: dict[str, Any]) -> Iterator[Any]:
+    """Every value at the route's declared sub-result paths (lists walked at each step), top-level order first."""
+    grouped = _paths_by_first_field(subresult_paths(route))
+    for first, rests in grouped.items():
+        top = raw.get(first)
+        if top in (None, "", []):
             continue
-        for item in value:
-            if not isinstance(item, dict):
-                continue
-            for candidate in (item, *(v for v in item.values() if isinstance(v, dict))):
-                # Sub-task results are not typed by the models: any field may hold any JSON value.
-                code, status = candidate.get("ErrCode"), candidate.get("Status")
-                failed_status = isinstance(status, str) and status in _FAILED
-                if failed_status or (isinstance(code, int) and not isinstance(code, bool) and code != 0):
-                    return candidate
+        for rest in rests:
+            current: list[Any] = top if isinstance(top, list) else [top]
+            for name in rest:
+                current = _step(current, name)
+            yield from current
+
+
+def _step(items: list[Any], name: str) -> list[Any]:
+    """The values of field ``name`` of each object in ``items``, a list's items spread."""
+    found: list[Any] = []
+    for item in items:
+        value = item.get(name) if isinstance(item, dict) else None
+        if isinstance(value, list):
+            found.extend(value)
+        elif value is not None:
+            found.append(value)
+    return found
+
+
+def failed_subresult(route: Route, raw: Any) -> dict[str, Any] | None:
+    """The first failed sub-result of a payload: at the paths the SDK declares for its type (a ``*ResultSet``
+    item's ``*Task``, a single-object result, a ScheduleTask activity, a batch sub-task), then, for shapes no
+    SDK declares (older payloads), any item of a top-level list and that item's objects."""
+    if not isinstance(raw, dict):
+        return None
+    legacy = route is LEGACY
+    if legacy:
+        candidates: Iterable[Any] = (v for value in raw.values()
+                                     for v in (value if isinstance(value, list) else (value,)))
+    else:
+        declared = _declared_subresults(route, raw)
+        undeclared = (c for value in raw.values() if isinstance(value, list)
+                      for item in value if isinstance(item, dict)
+                      for c in (item, *(v for v in item.values() if isinstance(v, dict))))
+        candidates = itertools.chain(declared, undeclared)
+    for candidate in candidates:
+        if isinstance(candidate, dict) and _is_failure(candidate, legacy):
+            return candidate
     return None
 
 
@@ -345,24 +452,38 @@ def output_urls(raw: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
-def summarize(route: Route, payload: BaseModel | None, raw: Any, text: bytes | None = None) -> Summary:
+def summarize(route: Route, payload: BaseModel | None, raw: Any, text: bytes | None = None,
+              document: dict[str, Any] | None = None) -> Summary:
     """Read the summary of one event from its validated payload (``None`` if it had none).
 
-    ``text``, the event's JSON bytes, lets the URL walk be skipped when no URL can be in it."""
-    if payload is None:
+    A path starting with ``^`` is read from the event ``document`` itself (a live-stream notification's
+    TaskId). ``text``, the event's JSON bytes, lets the URL walk be skipped when no URL can be in it."""
+    if payload is None and document is None:
         return Summary()
-    status = _first(payload, route.status)
-    error_code = _as_int(_first(payload, route.error_code))
+
+    def first(path: str | None) -> Any:
+        if path and path.startswith("^"):
+            return _first(document, path[1:])
+        return _first(payload, path)
+
+    status = first(route.status)
+    error_code = _as_int(first(route.error_code))
     if isinstance(status, int) and error_code is None:
         error_code = status  # legacy v2.0 (and 2017-era) payloads report the result code as "status"
-    error_message = _first(payload, route.error_message)
-    error_ext = _first(payload, route.error_ext)
+    error_message = first(route.error_message)
+    error_ext = first(route.error_ext)
     succeeded: bool | None = None
     if route.outcome:
-        failed = _failed_subtask(raw) if isinstance(raw, dict) else None
+        failed = failed_subresult(route, raw)
+        if failed is None and route is LEGACY and error_code is None:
+            error_code = _legacy_result_code(raw)  # a v2.0 success given only per file (fileInfo, picInfo): 0
         if failed is not None and not error_code:
-            error_code = _as_int(failed.get("ErrCode")) or error_code
-            error_message = failed.get("Message") or error_message
+            # The top level says 0 (or nothing): the code and message published are the failed sub-task's.
+            legacy = route is LEGACY
+            code = failed.get("errCode") or failed.get("status") if legacy else failed.get("ErrCode")
+            error_code = _as_int(code) or error_code
+            error_message = (failed.get("message") if legacy else failed.get("Message") or failed.get("ErrMsg")
+                             ) or error_message
         status_text = str(status).upper() if status is not None else None
         # Tencent: ErrCode 0 is success, anything else a failure. An error (or a failed sub-task) is a
         # failure whatever the status says, a WAITING or PROCESSING one included; only an event with no
@@ -376,10 +497,12 @@ def summarize(route: Route, payload: BaseModel | None, raw: Any, text: bytes | N
             succeeded = True
     file_ids = _all(payload, route.files)
     material_ids = _all(payload, route.materials)
-    project_id = _opt_str(_first(payload, route.project))
-    task_id = _opt_str(_first(payload, route.task))
+    project_id = _opt_str(first(route.project))
+    task_id = _opt_str(first(route.task))
     # The subject is the route's primary id; when the event left it empty, the next best id.
-    subjects = _all(payload, (route.subject,)) if route.subject else ()
+    subject_path = route.subject or ""
+    subjects = (_all(document, (subject_path[1:],)) if subject_path.startswith("^")
+                else _all(payload, (subject_path,)) if subject_path else ())
     subject = subjects[0] if subjects else next(
         (v for v in (task_id, *file_ids, *material_ids, project_id) if v), None)
     return Summary(
@@ -407,6 +530,8 @@ RANK_FIRST, RANK_PROCESSING, RANK_FINAL, RANK_DELETED = 1, 2, 3, 9
 WAITING_STATUSES = frozenset({"WAITING"})
 FINAL_STATUSES = frozenset({"FINISH", "FINISHED", "SUCCESS", "SUCCEED", "SUCCEEDED", "FAIL", "FAILED", "ERROR",
                             "ABORTED", "CANCELED", "CANCELLED"})
+# Every task Status the outcome and rank rules give a meaning to (scripts/drift.py reports the others).
+KNOWN_STATUSES = frozenset(_PENDING | _FAILED | _DONE | WAITING_STATUSES | FINAL_STATUSES)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ ATTRIBUTES = {
     "description": "SNS message attributes (String), for subscription filter policies. Absent when unknown.",
     "properties": {
         "product": {"type": "string", "enum": ["vod", "cme", "mps"]},
-        "event_type": {"type": "string", "description": "Tencent's EventType"},
+        "event_type": {"type": "string", "description": "Tencent's EventType (a live-stream NotificationType)"},
         "status": {"type": "string", "description": "Tencent's status, where the event has one"},
         "succeeded": {"type": "string", "enum": ["true", "false"],
                       "description": "present only where the event reports an outcome (data.succeeded)"},

@@ -48,7 +48,9 @@ SUCCESS = {
 EVENT_SET = {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/Event/oneOf/0"}}
 EVENT = {
     "description": "One Tencent event (VOD, CME, MPS), or a batch: a PullEvents response or a VTS-style "
-                   "EventSet. A body with an EventType is one event, whatever else it holds. Unknown fields are kept.",
+                   "EventSet. A body with an EventType is one event, whatever else it holds; so is an MPS "
+                   "live-stream processing notification, which names its type in NotificationType. Unknown fields "
+                   "are kept.",
     "oneOf": [
         {"type": "object", "required": ["EventType"], "additionalProperties": True,
          "properties": {"EventType": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.\\-]{0,127}$"}}},
@@ -59,6 +61,9 @@ EVENT = {
          "properties": {"EventSet": EVENT_SET},
          "not": {"anyOf": [{"required": ["EventType"]}, {"required": ["Response"], "properties": {
              "Response": {"type": "object", "required": ["EventSet"]}}}]}},
+        {"type": "object", "required": ["NotificationType"], "additionalProperties": True,
+         "not": {"anyOf": [{"required": ["EventType"]}, {"required": ["EventSet"]}, {"required": ["Response"]}]},
+         "properties": {"NotificationType": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.\\-]{0,127}$"}}},
     ],
 }
 

@@ -144,12 +144,17 @@ def test_old_payload_key_is_read_for_the_summary(aws: Aws, context: LambdaContex
     assert data["task_id"] and data["task_id"] == json.loads(body)["EditMediaComplete"]["TaskId"]
 
 
-def test_routing_is_by_event_type_not_by_the_non_null_key(aws: Aws, context: LambdaContext) -> None:
+def test_routing_is_by_event_type_the_ids_by_the_one_filled_key(aws: Aws, context: LambdaContext) -> None:
+    """Tencent's published old-doc bug: EventType NewFileUpload, FileUploadEvent missing, the body in
+    FileDeleteEvent. Routed and archived as sent, under its EventType; its ids read from the filled key."""
     body = (SAMPLES / "vod_FileDeleted.old-doc-bug-EventType-NewFileUpload.json").read_text(encoding="utf-8")
     status, result = _post(context, body)
     assert status == 200
     assert result["results"][0]["event_type"] == "NewFileUpload"
-    assert aws.messages()[0]["cloudevent"]["data"]["file_ids"] == []  # FileUploadEvent is null: no ids invented
+    (key, stored), = aws.objects().items()
+    assert key.startswith("vod/NewFileUpload/") and stored == body.encode()
+    data = aws.messages()[0]["cloudevent"]["data"]
+    assert data["file_ids"] == json.loads(body)["FileDeleteEvent"]["FileIdSet"]
 
 
 def test_signature_fields_and_big_numbers_survive(aws: Aws, context: LambdaContext) -> None:

@@ -55,12 +55,18 @@ DOCUMENTED: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("mps", "BatchTask"): _PF,  # BatchSubTaskResult documents no status: the task fields the model reads
     ("mps", "ExtractBlindWatermark"): _WPF,
     ("mps", "ProcedureStateChanged"): _PF,
+    # MPS live-stream processing (NotificationType; the SDK's ParseLiveStreamProcessNotification): no status.
+    **{("mps", t): None for t in ("AiReviewResult", "AiRecognitionResult", "AiAnalysisResult", "AiQualityControlResult",
+                                  "AiSmartSubtitleResult", "LiveRecordResult", "ProcessEof")},
 }
 DELETIONS = {("vod", "FileDeleted"), ("cme", "Material.Deleted"), ("cme", "Class.Deleted")}
 # Not monotonic: what they report can go back and forth (started, stopped, started again; moved, edited).
 CHANGES = {("vod", "MediaCastStatusChanged"), ("cme", "Project.StreamConnect.StatusChanged"),
            ("cme", "Project.Switcher.StatusChanged"), ("cme", "Project.MediaCast.StatusChanged"),
-           ("cme", "Material.Moved"), ("cme", "Material.Modified"), ("cme", "Class.Moved")}
+           ("cme", "Material.Moved"), ("cme", "Material.Modified"), ("cme", "Class.Moved"),
+           # a live task sends many results, each a new one; none ends the task (ProcessEof does: a task result)
+           *(("mps", t) for t in ("AiReviewResult", "AiRecognitionResult", "AiAnalysisResult", "AiQualityControlResult",
+                                 "AiSmartSubtitleResult", "LiveRecordResult"))}
 ROUTES = [*TABLE, LEGACY]
 
 

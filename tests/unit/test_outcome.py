@@ -7,43 +7,27 @@ non-zero error code. `succeeded` is False on any error, None only with no error 
 
 from __future__ import annotations
 
-import inspect
 import json
-import re
 from typing import Any
 
 import pytest
 
 from lib.intake import parse_delivery
 from lib.routing import TABLE, Route
+from scripts.drift import payload_struct
 
 TASK_ROUTES = [r for r in TABLE if r.outcome and r.error_code]
 STATUSES = ("WAITING", "PROCESSING", "FINISH", "FAIL")
 ERROR_CODES = (0, 70000)
 
 
-def _sdk_models(product: str) -> tuple[Any, Any]:
-    if product == "vod":
-        from tencentcloud.vod.v20180717 import models
-        return models, models.EventContent
-    if product == "cme":
-        from tencentcloud.cme.v20191029 import models
-        return models, models.EventContent
-    from tencentcloud.mps.v20190612 import models
-    return models, models.ParseNotificationResponse
-
-
 def _struct_for(route: Route) -> Any:
-    """The SDK class Tencent deserialises this payload key into (read off EventContent._deserialize). The
-    VTS-era mps.ProcedureStateChanged is VOD's ProcedureTask: VTS queues carried VOD's struct."""
-    for product in dict.fromkeys((route.product, "vod")):
-        models, content = _sdk_models(product)
-        source = inspect.getsource(content._deserialize)
-        for key in route.payload_keys:
-            found = re.search(rf'params\.get\("{key}"\) is not None:\s*\n\s*self\._{key} = (\w+)\(\)', source)
-            if found:
-                return getattr(models, found.group(1))()
-    pytest.fail(f"no SDK struct for {route.product}.{route.event_type} ({route.payload_keys})")
+    """The SDK struct Tencent deserialises this payload key into (scripts/drift.py reads it off the envelope's
+    documented types). The VTS-era mps.ProcedureStateChanged is VOD's ProcedureTask: VTS queues carried it."""
+    found = payload_struct(route)
+    if found is None:
+        pytest.fail(f"no SDK struct for {route.product}.{route.event_type} ({route.payload_keys})")
+    return found[1]()
 
 
 def _set(document: dict[str, Any], path: str, value: Any) -> None:
@@ -69,7 +53,7 @@ def _payload(route: Route, status: str | None, error_code: int) -> bytes:
     _set(struct, route.error_code, error_code)
     if route.error_message:
         _set(struct, route.error_message, "" if error_code == 0 else "the task failed")
-    return json.dumps({"EventType": route.event_type, route.payload: struct}).encode()
+    return json.dumps({route.type_key: route.event_type, route.payload: struct}).encode()
 
 
 def _expected(status: str | None, error_code: int) -> bool | None:
