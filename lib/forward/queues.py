@@ -50,16 +50,16 @@ def _read(body: str) -> Queued | None:
         return None
 
 
-def scan(sqs: Any, queue_url: str, visibility: int = SCAN_VISIBILITY) -> Iterator[tuple[Queued | None, str]]:
-    """Every message of the dead-letter queue (None: unreadable) with its receipt handle, each received once
-    (hidden for ``visibility`` seconds so the scan ends)."""
+def scan(sqs: Any, queue_url: str, visibility: int = SCAN_VISIBILITY) -> Iterator[tuple[Queued | None, str, str]]:
+    """Every message of the dead-letter queue (None: unreadable) with its receipt handle and SQS message id,
+    each received once (hidden for ``visibility`` seconds so the scan ends)."""
     while True:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
                                        VisibilityTimeout=visibility).get("Messages", [])
         if not messages:
             return
         for message in messages:
-            yield _read(message["Body"]), message["ReceiptHandle"]
+            yield _read(message["Body"]), message["ReceiptHandle"], message["MessageId"]
 
 
 def dead_letters(sqs: Any, dead_letter_queue_url: str) -> dict[str, DeadLetters]:
@@ -68,7 +68,7 @@ def dead_letters(sqs: Any, dead_letter_queue_url: str) -> dict[str, DeadLetters]
     found: dict[str, DeadLetters] = {}
     handles: list[str] = []
     now = time.time()
-    for queued, handle in scan(sqs, dead_letter_queue_url):
+    for queued, handle, _ in scan(sqs, dead_letter_queue_url):
         handles.append(handle)
         if queued is None:
             found.setdefault(UNREADABLE, DeadLetters()).count += 1
@@ -93,16 +93,18 @@ def redrive(sqs: Any, dead_letter_queue_url: str, queue_url: str, destination: s
     """Send ``destination``'s dead letters back to the forwarding queue, in the order they died (each group's
     order is the FIFO order), with a fresh maximum age; the others stay. Returns how many moved. Each is
     deleted from the dead-letter queue only after the forwarding queue took it (nothing lost; a crash between
-    the two leaves a copy, which the receiver dedupes by its webhook-id / event id)."""
+    the two leaves it in both; run again within five minutes, the forwarding queue drops the second copy by its
+    deduplication id, later the receiver dedupes it by its webhook-id / event id)."""
     moved, others = 0, []
     now = time.time()
-    for queued, handle in scan(sqs, dead_letter_queue_url):
+    for queued, handle, message_id in scan(sqs, dead_letter_queue_url):
         if queued is None or queued.destination != destination:
             others.append(handle)
             continue
         revived = replace(queued.revived(), queued_at=now)
-        # a new deduplication id: the original one may still be inside SQS's five-minute window
-        token = hashlib.sha256(f"{revived.deduplication_id}\n{now}\n{moved}".encode()).hexdigest()
+        # the dead letter's own SQS id: not the original deduplication id (it may still be inside SQS's
+        # five-minute window, and the message would be dropped), and the same in a run repeated after a crash
+        token = hashlib.sha256(f"redrive\n{message_id}".encode()).hexdigest()
         sqs.send_message(QueueUrl=queue_url, MessageBody=revived.to_json(), MessageGroupId=revived.group_id,
                          MessageDeduplicationId=token)
         sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=handle)
