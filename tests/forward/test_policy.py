@@ -40,6 +40,7 @@ def test_defaults_and_filters() -> None:
     ({"url": "http://hooks.example.com/x"}, "plain http is allowed for loopback addresses only"),
     ({"url": "ftp://hooks.example.com/x"}, "an https URL expected"),
     ({"url": "https://user:pw@hooks.example.com/x"}, "credentials in the URL"),
+    ({"url": "https://hooks.example.com:99999/x"}, "port"),  # else each delivery raises, then the DLQ
     ({"format": "xml"}, "FORMAT"),
     ({"name": "has space"}, "NAME"),
     ({"secret": "whsec_abc"}, "SECRET: Extra inputs are not permitted"),  # a secret itself is refused
