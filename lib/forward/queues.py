@@ -41,6 +41,11 @@ def counts(sqs: Any, queue_url: str) -> QueueCounts:
 
 
 UNREADABLE = "(unreadable)"  # what status calls a dead letter that is not a queued notification
+# What status calls the dead letters it could not read: SQS FIFO returns none of a message group's messages
+# while some of the group are in flight, and the scan holds every one it has seen until its end, so it sees
+# only the first of each group; the queue's own count says how many more there are (redrive, which deletes
+# as it goes, reaches them all).
+NOT_SCANNED = "(not scanned)"
 
 
 def _read(body: str) -> Queued | None:
@@ -64,7 +69,8 @@ def scan(sqs: Any, queue_url: str, visibility: int = SCAN_VISIBILITY) -> Iterato
 
 def dead_letters(sqs: Any, dead_letter_queue_url: str) -> dict[str, DeadLetters]:
     """Per destination: how many dead letters, the oldest one's age (since it was first queued), and the last
-    one's failure. Scanned messages are made visible again at once."""
+    one's failure; under ``NOT_SCANNED``, how many the scan could not reach (behind the first messages of their
+    group). Scanned messages are made visible again at once."""
     found: dict[str, DeadLetters] = {}
     handles: list[str] = []
     now = time.time()
@@ -78,6 +84,9 @@ def dead_letters(sqs: Any, dead_letter_queue_url: str) -> dict[str, DeadLetters]
         entry.oldest_age_seconds = max(entry.oldest_age_seconds, now - queued.queued_at)
         if queued.failure:
             entry.last_status, entry.last_reason = queued.failure.status, queued.failure.reason
+    behind = counts(sqs, dead_letter_queue_url).waiting  # still visible: the scan could not receive them
+    if behind:
+        found[NOT_SCANNED] = DeadLetters(count=behind)
     _release(sqs, dead_letter_queue_url, handles)
     return found
 
