@@ -84,6 +84,9 @@ def test_retry_after_seconds_or_date_and_the_backoff() -> None:
     assert retry.retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True),
                                      now.timestamp()) in (29, 30, 31)
     assert retry.retry_after_seconds("soon", now.timestamp()) is None
+    # what an endpoint may send that int() would choke on: not an exception after the POST, a wait
+    assert retry.retry_after_seconds("²", now.timestamp()) is None
+    assert retry.retry_after_seconds("9" * 5000, now.timestamp()) == retry.MAX_VISIBILITY
     assert retry.backoff_seconds(3, 120) == 120 and retry.backoff_seconds(1, 0) == 1
     assert retry.backoff_seconds(1, 10**9) == retry.MAX_VISIBILITY
     rng = random.Random(7)
@@ -114,6 +117,14 @@ def test_a_host_resolving_to_a_refused_address_among_others_is_refused(monkeypat
         ssrf.resolve("rebinding.example", 443, allow_loopback=False)
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: answers[:1])
     assert ssrf.resolve("fine.example", 443, allow_loopback=False) == "93.184.216.34"
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0177.0.0.1", "0x7f.0.0.1", "127.1", "::ffff:127.0.0.1", "0",
+                                  "0.0.0.0"])  # noqa: S104 - not bound
+def test_loopback_spelled_otherwise_is_refused(host: str) -> None:
+    # the address checked is the one the resolver makes of the name, however the name spells it
+    with pytest.raises(ssrf.RefusedDestination):
+        ssrf.resolve(host, 443, allow_loopback=False)
 
 
 def test_message_groups_keep_a_resource_of_a_destination_together() -> None:
