@@ -219,3 +219,26 @@ def test_status_counts_an_unreadable_dead_letter_and_redrive_leaves_it(
     assert status["dead_letters"]["(unreadable)"]["count"] == 1
     assert cli(["forward", "redrive", "--destination", "app"]) == 0
     assert queues.counts(forwarding.sqs, forwarding.dead_letter_queue_url).waiting == 1
+
+
+def test_a_rate_limit_wait_that_does_not_fit_sends_the_message_back_untried(
+        aws: Aws, forwarding: Forwarding, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a wait for the rate limit counts against the invocation's time like the attempt itself: slept past the
+    # function's timeout, it would hand back the batch's delivered messages too
+    from scripts.sqs_event_source import lambda_event, queue_arn
+
+    monkeypatch.setenv("FORWARD_CONCURRENCY", "2")
+    with serving(lambda n, r: Reply(200)) as endpoint:
+        forwarding.configure({"name": "paced", "url": endpoint.url, "timeout_seconds": 1, "rate_limit": 1,
+                              "secret_param": forwarding.secret(new_webhook_secret())})  # 2 s between requests
+        for file_id in ("1", "2"):
+            assert _post({"EventType": "NewFileUpload", "FileUploadEvent": {"FileId": file_id}})["statusCode"] == 200
+        messages = forwarding.sqs.receive_message(QueueUrl=forwarding.queue_url, MaxNumberOfMessages=10,
+                                                  AttributeNames=["All"])["Messages"]
+        assert len(messages) == 2
+        context = LambdaContext(remaining_ms=7_000)  # the attempt's 1 s and the 5 s margin, and 1 s to spare
+        started = time.monotonic()
+        answer = handler.forward(lambda_event(messages, queue_arn(forwarding.sqs, forwarding.queue_url)), context)
+        assert time.monotonic() - started < 1.5  # not the 2 s the rate limit asks
+        assert answer["batchItemFailures"] == [{"itemIdentifier": messages[1]["MessageId"]}]
+        assert len(endpoint.requests) == 1
