@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lib import aws
 from lib.archive import ArchivedObject
 from lib.errors import StorageUnavailable
-from lib.forward.message import MAX_INLINE_BODY, Queued
+from lib.forward.message import MAX_MESSAGE_BYTES, Queued
 from lib.intake import InboundEvent
 from lib.notification import Delivery, StateChange
 from lib.observability import count, logger
@@ -50,21 +50,39 @@ def messages(event: InboundEvent, archived: ArchivedObject, destinations: list[D
     tencent_body: str | None = None
     if any(d.format == "cloudevents" for d in destinations):
         cloud_event_body = outgoing(event, archived, delivery, received_at, state_change).body
-    if any(d.format == "tencent" for d in destinations) and len(event.body) <= MAX_INLINE_BODY:
+    if any(d.format == "tencent" for d in destinations) and len(event.body) <= MAX_MESSAGE_BYTES:
         tencent_body = event.body.decode("utf-8")
     now = time.time()
-    return [Queued(destination=d.name, event_id=event.event_id, product=event.product, event_type=event.event_type,
-                   subject=event.summary.subject, queued_at=now,
-                   body=cloud_event_body if d.format == "cloudevents" else tencent_body,
-                   archive_bucket=archived.bucket, archive_key=archived.key, format=d.format, legacy=event.legacy)
-            for d in destinations]
+    queued = [Queued(destination=d.name, event_id=event.event_id, product=event.product, event_type=event.event_type,
+                     subject=event.summary.subject, queued_at=now,
+                     body=cloud_event_body if d.format == "cloudevents" else tencent_body,
+                     archive_bucket=archived.bucket, archive_key=archived.key, format=d.format, legacy=event.legacy)
+              for d in destinations]
+    # a tencent body too large for its message goes by claim check (the archive holds Tencent's bytes); a
+    # CloudEvent is within SNS's 256 KiB, as publishing it already requires
+    return [q.fitting() if q.format == "tencent" else q for q in queued]
+
+
+def batches(queued: list[Queued]) -> Iterator[list[Queued]]:
+    """``queued`` in SendMessageBatch requests: at most ten messages and ``MAX_MESSAGE_BYTES`` each."""
+    batch: list[Queued] = []
+    size = 0
+    for q in queued:
+        length = len(q.to_json().encode())
+        if batch and (len(batch) == SQS_BATCH or size + length > MAX_MESSAGE_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(q)
+        size += length
+    if batch:
+        yield batch
 
 
 def send(queue_url: str, queued: list[Queued]) -> None:
-    """SendMessageBatch, ten at a time; any entry SQS did not take fails the whole step (it is retried)."""
+    """SendMessageBatch, within SQS's limits of count and size; any entry SQS did not take fails the whole step
+    (it is retried)."""
     sqs = aws.client("sqs")
-    for start in range(0, len(queued), SQS_BATCH):
-        chunk = queued[start:start + SQS_BATCH]
+    for chunk in batches(queued):
         answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
             {"Id": str(i), "MessageBody": q.to_json(), "MessageGroupId": q.group_id,
              "MessageDeduplicationId": q.deduplication_id} for i, q in enumerate(chunk)])

@@ -242,3 +242,32 @@ def test_a_rate_limit_wait_that_does_not_fit_sends_the_message_back_untried(
         assert time.monotonic() - started < 1.5  # not the 2 s the rate limit asks
         assert answer["batchItemFailures"] == [{"itemIdentifier": messages[1]["MessageId"]}]
         assert len(endpoint.requests) == 1
+
+
+def test_a_large_notification_for_several_destinations_is_queued_within_sqs_limits(
+        aws: Aws, forwarding: Forwarding) -> None:
+    # ~120 KB of Tencent's JSON, each quote escaped twice over in the queued message (about 240 KB): five
+    # tencent destinations make one SendMessageBatch of 1.2 MB, over SQS's limit: a 503 at every retry
+    big = {"EventType": "NewFileUpload", "FileUploadEvent": {"FileId": "9", "MediaBasicInfo": {"Name": '"' * 60_000}}}
+    forwarding.configure(*({"name": f"app{n}", "url": "https://hooks.example.com/x", "format": "tencent",
+                            "secret_param": "/unused"} for n in range(5)))
+    assert _post(big)["statusCode"] == 200
+    queued = forwarding.waiting()
+    assert sorted(m["destination"] for m in queued) == [f"app{n}" for n in range(5)]
+    assert all(len(json.dumps(m, ensure_ascii=False).encode()) <= 256 * 1024 for m in queued)
+
+
+def test_a_tencent_body_too_large_for_its_message_is_delivered_from_the_archive(
+        aws: Aws, forwarding: Forwarding) -> None:
+    # ~200 KB of JSON, ~400 KB once escaped into the queued message: queued without it, read back at delivery
+    big = {"EventType": "NewFileUpload", "FileUploadEvent": {"FileId": "9", "MediaBasicInfo": {"Name": '"' * 100_000}}}
+    original = json.dumps(big)
+    with serving(lambda n, r: Reply(200)) as endpoint:
+        forwarding.configure({"name": "app", "url": endpoint.url, "format": "tencent",
+                              "secret_param": forwarding.secret("some-vod-key")})
+        assert _post(big)["statusCode"] == 200
+        [queued] = forwarding.waiting()
+        assert queued["body"] is None
+        _deliver_all(forwarding)
+    [request] = endpoint.accepted
+    assert request.body.decode().startswith(original[:-2])
