@@ -136,3 +136,12 @@ def test_message_groups_keep_a_resource_of_a_destination_together() -> None:
     assert Queued.from_json(queued.to_json()) == queued
     assert queued.deduplication_id != Queued("other", "e" * 64, "vod", "NewFileUpload", "f", 0.0, "{}", "b",
                                              "k").deduplication_id
+
+
+def test_a_queued_message_leaves_room_for_its_dead_letters_failure() -> None:
+    from lib.forward.message import MAX_MESSAGE_BYTES, Failure
+
+    for size in range(200_000, 260_000, 4_000):  # around the point where the body goes by claim check
+        queued = Queued("app", "e" * 64, "vod", "NewFileUpload", "f", 0.0, "x" * size, "b", "k", format="tencent")
+        worst = Failure("rejected", 400, "\x00" * 4096, 1, 0.0)  # every character escaped as \u0000
+        assert len(queued.fitting().dead(worst).to_json().encode()) <= MAX_MESSAGE_BYTES, size
