@@ -63,16 +63,18 @@ def messages(event: InboundEvent, archived: ArchivedObject, destinations: list[D
     return [q.fitting() if q.format == "tencent" else q for q in queued]
 
 
-def batches(queued: list[Queued]) -> Iterator[list[Queued]]:
-    """``queued`` in SendMessageBatch requests: at most ten messages and ``MAX_MESSAGE_BYTES`` each."""
-    batch: list[Queued] = []
+def batches(queued: list[Queued]) -> Iterator[list[tuple[Queued, str]]]:
+    """``queued`` with their JSON, in SendMessageBatch requests: at most ten messages and ``MAX_MESSAGE_BYTES``
+    each."""
+    batch: list[tuple[Queued, str]] = []
     size = 0
     for q in queued:
-        length = len(q.to_json().encode())
+        text = q.to_json()
+        length = len(text.encode())
         if batch and (len(batch) == SQS_BATCH or size + length > MAX_MESSAGE_BYTES):
             yield batch
             batch, size = [], 0
-        batch.append(q)
+        batch.append((q, text))
         size += length
     if batch:
         yield batch
@@ -84,8 +86,8 @@ def send(queue_url: str, queued: list[Queued]) -> None:
     sqs = aws.client("sqs")
     for chunk in batches(queued):
         answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "MessageBody": q.to_json(), "MessageGroupId": q.group_id,
-             "MessageDeduplicationId": q.deduplication_id} for i, q in enumerate(chunk)])
+            {"Id": str(i), "MessageBody": text, "MessageGroupId": q.group_id,
+             "MessageDeduplicationId": q.deduplication_id} for i, (q, text) in enumerate(chunk)])
         if answer.get("Failed"):
             failed = answer["Failed"][0]
             raise StorageUnavailable(f"the forwarding queue refused a message ({failed.get('Code')}); the delivery "
