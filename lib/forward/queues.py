@@ -57,13 +57,17 @@ def _read(body: str) -> Queued | None:
 
 def scan(sqs: Any, queue_url: str, visibility: int = SCAN_VISIBILITY) -> Iterator[tuple[Queued | None, str, str]]:
     """Every message of the dead-letter queue (None: unreadable) with its receipt handle and SQS message id,
-    each received once (hidden for ``visibility`` seconds so the scan ends)."""
+    each received once (hidden for ``visibility`` seconds). The scan ends when nothing more comes, or when
+    what comes was all seen already (a scan longer than ``visibility`` meets its first messages again)."""
+    seen: set[str] = set()
     while True:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
                                        VisibilityTimeout=visibility).get("Messages", [])
-        if not messages:
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
             return
-        for message in messages:
+        for message in fresh:
+            seen.add(message["MessageId"])
             yield _read(message["Body"]), message["ReceiptHandle"], message["MessageId"]
 
 

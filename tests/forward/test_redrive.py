@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import time
 from typing import Any
@@ -83,3 +84,14 @@ def _drain(sqs: Any, queue_url: str) -> list[str]:
             ids.append(json.loads(message["Body"])["event_id"])
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
     return ids
+
+
+def test_a_scan_ends_when_the_messages_it_saw_come_round_again(forwarding: Forwarding) -> None:
+    # a scan longer than its visibility timeout (a large dead-letter queue) sees its first messages again:
+    # it must end there, not count them twice or go round for ever
+    for n in range(3):
+        dead = _dead(n, subject=f"f-{n}")
+        forwarding.sqs.send_message(QueueUrl=forwarding.dead_letter_queue_url, MessageBody=dead.to_json(),
+                                    MessageGroupId=dead.group_id, MessageDeduplicationId=f"d-{n}")
+    seen = list(itertools.islice(queues.scan(forwarding.sqs, forwarding.dead_letter_queue_url, visibility=0), 50))
+    assert sorted(queued.event_id for queued, _, _ in seen if queued) == ["e-0", "e-1", "e-2"]
