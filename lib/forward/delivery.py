@@ -34,8 +34,8 @@ from lib import aws
 from lib.forward import retry, signing, transport
 from lib.forward.config import Destination, destinations_of
 from lib.forward.message import Failure, Queued
+from lib.forward.order import moved_on
 from lib.forward.ssrf import RefusedDestination
-from lib.ledger import ledger_for
 from lib.observability import count, logger
 from lib.secret_store import secret_from
 from lib.settings import Settings, get_settings
@@ -110,15 +110,6 @@ def dead_letter(settings: Settings, queued: Queued, failure: Failure) -> None:
         "status": failure.status, "attempts": failure.attempts})
 
 
-def superseded(settings: Settings, queued: Queued) -> bool:
-    """A redriven message whose resource's latest state (the ledger's) is now another event's."""
-    ledger = ledger_for(settings)
-    if ledger is None or not queued.subject:
-        return False
-    latest = ledger.latest(queued.product, queued.subject)
-    return latest is not None and latest.event_id != queued.event_id
-
-
 def wait(record: SQSRecord, delay: int) -> None:
     """Hand the message back to SQS after ``delay`` seconds."""
     try:
@@ -154,7 +145,8 @@ def deliver(record: SQSRecord, lambda_context: Any = None) -> None:
         dead_letter(settings, queued, Failure("expired", None, "past the destination's max age before an attempt",
                                               attempt, now))
         return
-    if queued.redriven and not destination.filter.stale and superseded(settings, queued):
+    if queued.redriven and not destination.filter.stale and moved_on(settings, queued.product, queued.subject,
+                                                                      queued.event_id):
         count("ForwardSuperseded", destination=destination.name)
         logger.info("redriven notification superseded by a newer state; not sent",
                     extra={"destination": destination.name, "event_id": queued.event_id})

@@ -102,12 +102,32 @@ def _queue(event: InboundEvent, archived: ArchivedObject, destinations: list[Des
         count("ForwardQueued", destination=q.destination)
 
 
+def _unless_moved_on(event: InboundEvent, settings: Settings, destinations: list[Destination]) -> list[Destination]:
+    """A retried delivery (its archive was written by an earlier attempt): if its resource has moved on since,
+    the newer state may be queued already, and this one would follow it. Only destinations that take stale
+    events get it then. One ledger read, on retries only."""
+    from lib.forward.order import moved_on
+
+    try:
+        if not moved_on(settings, event.product, event.summary.subject, event.event_id):
+            return destinations
+    except (ClientError, BotoCoreError) as exc:
+        count("Failures", stage="forward")
+        raise StorageUnavailable("the ledger could not be read before queueing for forwarding; the delivery was "
+                                 "not acknowledged") from exc
+    logger.info("retried delivery whose resource moved on since: queued only where stale events are taken",
+                extra={"event_id": event.event_id})
+    return [d for d in destinations if d.filter.stale]
+
+
 @contextmanager
 def queued_alongside(event: InboundEvent, archived: ArchivedObject, *, delivery: Delivery, received_at: str,
                      settings: Settings, state_change: StateChange | None) -> Iterator[None]:
     """Queue the event for its destinations while the block (publishing) runs; on leaving, wait for the
     queueing and raise ``StorageUnavailable`` if it failed, so nothing is acknowledged before it is queued."""
     destinations = matching(event, settings, state_change)
+    if destinations and not archived.created and state_change != "stale":
+        destinations = _unless_moved_on(event, settings, destinations)
     if not destinations:
         yield
         return

@@ -271,3 +271,23 @@ def test_a_tencent_body_too_large_for_its_message_is_delivered_from_the_archive(
         _deliver_all(forwarding)
     [request] = endpoint.accepted
     assert request.body.decode().startswith(original[:-2])
+
+
+def test_a_callback_retried_after_a_newer_state_was_queued_does_not_queue_the_older_one(
+        aws: Aws, ledger_table: str, forwarding: Forwarding) -> None:
+    # A's queueing fails (503), B (newer) is queued, then Tencent retries A: A must not follow B to the destination
+    def task(status: str) -> dict[str, Any]:
+        return {"EventType": "ProcedureStateChanged", "ProcedureStateChangeEvent": {
+            "TaskId": "1250000002-Procedure-retry", "Status": status, "ErrCode": 0, "FileId": "1"}}
+
+    forwarding.configure({"name": "app", "url": "https://hooks.example.com/x", "secret_param": "/unused"})
+    make_client = aws_clients.client
+    broken = mock.Mock(wraps=make_client("sqs"))
+    broken.send_message_batch.side_effect = ClientError({"Error": {"Code": "InternalError", "Message": "no"}},
+                                                        "SendMessageBatch")
+    with mock.patch.object(aws_clients, "client", side_effect=lambda n: broken if n == "sqs" else make_client(n)):
+        assert _post(task("PROCESSING"))["statusCode"] == 503
+    assert _post(task("FINISH"))["statusCode"] == 200
+    assert _post(task("PROCESSING"))["statusCode"] == 200  # the retry
+    statuses = [json.loads(m["body"])["data"]["status"] for m in forwarding.waiting()]
+    assert statuses == ["FINISH"]
