@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,12 @@ class Context:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:mediahook-local-forward"
     aws_request_id: str = "local"
+    timeout_seconds: float = 60  # the forward function's timeout in serverless.yml
+    started: float = field(default_factory=time.monotonic)
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        """What is left of the invocation, counting down from its start as Lambda's does."""
+        return max(0, int((self.started + self.timeout_seconds - time.monotonic()) * 1000))
 
 
 def queue_arn(sqs: Any, queue_url: str) -> str:

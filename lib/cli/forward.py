@@ -64,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     if not dead:
         print("no dead letters")
     for name, d in sorted(dead.items()):
+        if name == queues.NOT_SCANNED:
+            print(f"{d.count} more dead letters behind the first ones of their message group (SQS shows no more of "
+                  "a FIFO group while some are held): `forward redrive` moves them too")
+            continue
         print(f"{name}: {d.count} dead-lettered, oldest {d.oldest_age_seconds:.0f} s, last {d.last_reason} "
               f"(status {d.last_status if d.last_status is not None else '-'})")
     return 0

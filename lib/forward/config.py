@@ -71,6 +71,10 @@ class Destination(BaseModel):
         parts = urlsplit(value)
         if not parts.hostname or parts.scheme not in ("https", "http"):
             raise ValueError(f"an https URL expected, got {value[:80]!r}")
+        try:
+            parts.port  # noqa: B018 -- urlsplit checks the port only when asked: here, not at each delivery
+        except ValueError:
+            raise ValueError(f"the URL's port is not a port number: {value[:80]!r}") from None
         if parts.username or parts.password:
             raise ValueError("credentials in the URL are not allowed (the URL is logged): sign with the secret")
         if parts.scheme == "http" and not is_loopback_host(parts.hostname):

@@ -34,8 +34,8 @@ from lib import aws
 from lib.forward import retry, signing, transport
 from lib.forward.config import Destination, destinations_of
 from lib.forward.message import Failure, Queued
+from lib.forward.order import moved_on
 from lib.forward.ssrf import RefusedDestination
-from lib.ledger import ledger_for
 from lib.observability import count, logger
 from lib.secret_store import secret_from
 from lib.settings import Settings, get_settings
@@ -66,16 +66,20 @@ _pacing_lock = threading.Lock()
 _last_request: dict[str, float] = {}
 
 
-def pace(destination: Destination, concurrency: int) -> None:
+def pace(destination: Destination, concurrency: int, budget: float | None = None) -> bool:
     """The destination's rate limit, shared among the function's ``concurrency`` sandboxes: each keeps
-    ``concurrency / rate_limit`` seconds between its requests to one destination."""
+    ``concurrency / rate_limit`` seconds between its requests to one destination. False, without waiting or
+    taking the turn, when the wait would be longer than ``budget`` seconds (what the invocation can spare)."""
     interval = concurrency / destination.rate_limit
     with _pacing_lock:
         now = time.monotonic()
-        wait = _last_request.get(destination.name, 0.0) + interval - now
-        _last_request[destination.name] = now + max(wait, 0.0)
+        wait = max(_last_request.get(destination.name, 0.0) + interval - now, 0.0)
+        if budget is not None and wait > budget:
+            return False
+        _last_request[destination.name] = now + wait
     if wait > 0:
         time.sleep(wait)
+    return True
 
 
 def render(queued: Queued, destination: Destination, settings: Settings, now: int) -> tuple[bytes, dict[str, str]]:
@@ -106,15 +110,6 @@ def dead_letter(settings: Settings, queued: Queued, failure: Failure) -> None:
         "status": failure.status, "attempts": failure.attempts})
 
 
-def superseded(settings: Settings, queued: Queued) -> bool:
-    """A redriven message whose resource's latest state (the ledger's) is now another event's."""
-    ledger = ledger_for(settings)
-    if ledger is None or not queued.subject:
-        return False
-    latest = ledger.latest(queued.product, queued.subject)
-    return latest is not None and latest.event_id != queued.event_id
-
-
 def wait(record: SQSRecord, delay: int) -> None:
     """Hand the message back to SQS after ``delay`` seconds."""
     try:
@@ -133,8 +128,8 @@ SAFETY_MARGIN_MS = 5_000  # left for dead-lettering, the metrics and the answer 
 
 def deliver(record: SQSRecord, lambda_context: Any = None) -> None:
     """Deliver one message, or raise ``RetryLater`` (the processor reports it failed). powertools passes the
-    Lambda context: a message is not attempted unless its destination's timeout fits in what is left (a
-    function timeout would give the whole batch back, delivered messages included)."""
+    Lambda context: a message is not attempted unless its rate limit's wait and its destination's timeout fit
+    in what is left (a function timeout would give the whole batch back, delivered messages included)."""
     settings = get_settings()
     queued = Queued.from_json(record.body)
     attempt = int(record.attributes.approximate_receive_count or 1)
@@ -150,16 +145,18 @@ def deliver(record: SQSRecord, lambda_context: Any = None) -> None:
         dead_letter(settings, queued, Failure("expired", None, "past the destination's max age before an attempt",
                                               attempt, now))
         return
-    if queued.redriven and not destination.filter.stale and superseded(settings, queued):
+    if queued.redriven and not destination.filter.stale and moved_on(settings, queued.product, queued.subject,
+                                                                      queued.event_id):
         count("ForwardSuperseded", destination=destination.name)
         logger.info("redriven notification superseded by a newer state; not sent",
                     extra={"destination": destination.name, "event_id": queued.event_id})
         return
     remaining = lambda_context.get_remaining_time_in_millis() if lambda_context is not None else None
-    if remaining is not None and remaining < destination.timeout_seconds * 1000 + SAFETY_MARGIN_MS:
+    # what is left once the attempt and the margin are set aside: the rate limit's wait must fit in it
+    budget = None if remaining is None else (remaining - SAFETY_MARGIN_MS) / 1000 - destination.timeout_seconds
+    if not pace(destination, settings.forward_concurrency, budget):
         wait(record, 0)
         raise OutOfTime(f"{remaining} ms left")
-    pace(destination, settings.forward_concurrency)
     status: int | None = None
     retry_after: str | None = None
     try:

@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lib import aws
 from lib.archive import ArchivedObject
 from lib.errors import StorageUnavailable
-from lib.forward.message import MAX_INLINE_BODY, Queued
+from lib.forward.message import MAX_MESSAGE_BYTES, Queued
 from lib.intake import InboundEvent
 from lib.notification import Delivery, StateChange
 from lib.observability import count, logger
@@ -50,24 +50,44 @@ def messages(event: InboundEvent, archived: ArchivedObject, destinations: list[D
     tencent_body: str | None = None
     if any(d.format == "cloudevents" for d in destinations):
         cloud_event_body = outgoing(event, archived, delivery, received_at, state_change).body
-    if any(d.format == "tencent" for d in destinations) and len(event.body) <= MAX_INLINE_BODY:
+    if any(d.format == "tencent" for d in destinations) and len(event.body) <= MAX_MESSAGE_BYTES:
         tencent_body = event.body.decode("utf-8")
     now = time.time()
-    return [Queued(destination=d.name, event_id=event.event_id, product=event.product, event_type=event.event_type,
-                   subject=event.summary.subject, queued_at=now,
-                   body=cloud_event_body if d.format == "cloudevents" else tencent_body,
-                   archive_bucket=archived.bucket, archive_key=archived.key, format=d.format, legacy=event.legacy)
-            for d in destinations]
+    queued = [Queued(destination=d.name, event_id=event.event_id, product=event.product, event_type=event.event_type,
+                     subject=event.summary.subject, queued_at=now,
+                     body=cloud_event_body if d.format == "cloudevents" else tencent_body,
+                     archive_bucket=archived.bucket, archive_key=archived.key, format=d.format, legacy=event.legacy)
+              for d in destinations]
+    # a tencent body too large for its message goes by claim check (the archive holds Tencent's bytes); a
+    # CloudEvent is within SNS's 256 KiB, as publishing it already requires
+    return [q.fitting() if q.format == "tencent" else q for q in queued]
+
+
+def batches(queued: list[Queued]) -> Iterator[list[tuple[Queued, str]]]:
+    """``queued`` with their JSON, in SendMessageBatch requests: at most ten messages and ``MAX_MESSAGE_BYTES``
+    each."""
+    batch: list[tuple[Queued, str]] = []
+    size = 0
+    for q in queued:
+        text = q.to_json()
+        length = len(text.encode())
+        if batch and (len(batch) == SQS_BATCH or size + length > MAX_MESSAGE_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append((q, text))
+        size += length
+    if batch:
+        yield batch
 
 
 def send(queue_url: str, queued: list[Queued]) -> None:
-    """SendMessageBatch, ten at a time; any entry SQS did not take fails the whole step (it is retried)."""
+    """SendMessageBatch, within SQS's limits of count and size; any entry SQS did not take fails the whole step
+    (it is retried)."""
     sqs = aws.client("sqs")
-    for start in range(0, len(queued), SQS_BATCH):
-        chunk = queued[start:start + SQS_BATCH]
+    for chunk in batches(queued):
         answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "MessageBody": q.to_json(), "MessageGroupId": q.group_id,
-             "MessageDeduplicationId": q.deduplication_id} for i, q in enumerate(chunk)])
+            {"Id": str(i), "MessageBody": text, "MessageGroupId": q.group_id,
+             "MessageDeduplicationId": q.deduplication_id} for i, (q, text) in enumerate(chunk)])
         if answer.get("Failed"):
             failed = answer["Failed"][0]
             raise StorageUnavailable(f"the forwarding queue refused a message ({failed.get('Code')}); the delivery "
@@ -82,12 +102,32 @@ def _queue(event: InboundEvent, archived: ArchivedObject, destinations: list[Des
         count("ForwardQueued", destination=q.destination)
 
 
+def _unless_moved_on(event: InboundEvent, settings: Settings, destinations: list[Destination]) -> list[Destination]:
+    """A retried delivery (its archive was written by an earlier attempt): if its resource has moved on since,
+    the newer state may be queued already, and this one would follow it. Only destinations that take stale
+    events get it then. One ledger read, on retries only."""
+    from lib.forward.order import moved_on
+
+    try:
+        if not moved_on(settings, event.product, event.summary.subject, event.event_id):
+            return destinations
+    except (ClientError, BotoCoreError) as exc:
+        count("Failures", stage="forward")
+        raise StorageUnavailable("the ledger could not be read before queueing for forwarding; the delivery was "
+                                 "not acknowledged") from exc
+    logger.info("retried delivery whose resource moved on since: queued only where stale events are taken",
+                extra={"event_id": event.event_id})
+    return [d for d in destinations if d.filter.stale]
+
+
 @contextmanager
 def queued_alongside(event: InboundEvent, archived: ArchivedObject, *, delivery: Delivery, received_at: str,
                      settings: Settings, state_change: StateChange | None) -> Iterator[None]:
     """Queue the event for its destinations while the block (publishing) runs; on leaving, wait for the
     queueing and raise ``StorageUnavailable`` if it failed, so nothing is acknowledged before it is queued."""
     destinations = matching(event, settings, state_change)
+    if destinations and not archived.created and state_change != "stale":
+        destinations = _unless_moved_on(event, settings, destinations)
     if not destinations:
         yield
         return

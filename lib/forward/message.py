@@ -13,8 +13,12 @@ import json
 import re
 from dataclasses import asdict, dataclass, field, replace
 
-# Bodies above this travel by claim check: the delivery reads the archived bytes (SQS takes 256 KiB).
-MAX_INLINE_BODY = 200_000
+# SQS's limit for one message and for one SendMessageBatch (a queue may be set to take up to 1 MiB; every
+# queue takes this). A queued message above it carries no body: the delivery reads the archived bytes (claim
+# check). Measured on the message as queued: the body travels JSON-escaped, up to twice its own size.
+MAX_MESSAGE_BYTES = 256 * 1024
+# Left in a queued message for the failure a dead letter adds (an excerpt of 4096 characters, JSON-escaped).
+DEAD_LETTER_RESERVE = 32 * 1024
 _GROUP_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/=+@-]")
 
 
@@ -50,6 +54,13 @@ class Queued:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    def fitting(self) -> Queued:
+        """This message, or (above ``MAX_MESSAGE_BYTES`` less what its dead letter would add) the same without
+        its body: a claim check."""
+        if self.body is None or len(self.to_json().encode()) <= MAX_MESSAGE_BYTES - DEAD_LETTER_RESERVE:
+            return self
+        return replace(self, body=None)
 
     @classmethod
     def from_json(cls, text: str) -> Queued:

@@ -41,6 +41,11 @@ def counts(sqs: Any, queue_url: str) -> QueueCounts:
 
 
 UNREADABLE = "(unreadable)"  # what status calls a dead letter that is not a queued notification
+# What status calls the dead letters it could not read: SQS FIFO returns none of a message group's messages
+# while some of the group are in flight, and the scan holds every one it has seen until its end, so it sees
+# only the first of each group; the queue's own count says how many more there are (redrive, which deletes
+# as it goes, reaches them all).
+NOT_SCANNED = "(not scanned)"
 
 
 def _read(body: str) -> Queued | None:
@@ -50,25 +55,30 @@ def _read(body: str) -> Queued | None:
         return None
 
 
-def scan(sqs: Any, queue_url: str, visibility: int = SCAN_VISIBILITY) -> Iterator[tuple[Queued | None, str]]:
-    """Every message of the dead-letter queue (None: unreadable) with its receipt handle, each received once
-    (hidden for ``visibility`` seconds so the scan ends)."""
+def scan(sqs: Any, queue_url: str, visibility: int = SCAN_VISIBILITY) -> Iterator[tuple[Queued | None, str, str]]:
+    """Every message of the dead-letter queue (None: unreadable) with its receipt handle and SQS message id,
+    each received once (hidden for ``visibility`` seconds). The scan ends when nothing more comes, or when
+    what comes was all seen already (a scan longer than ``visibility`` meets its first messages again)."""
+    seen: set[str] = set()
     while True:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
                                        VisibilityTimeout=visibility).get("Messages", [])
-        if not messages:
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
             return
-        for message in messages:
-            yield _read(message["Body"]), message["ReceiptHandle"]
+        for message in fresh:
+            seen.add(message["MessageId"])
+            yield _read(message["Body"]), message["ReceiptHandle"], message["MessageId"]
 
 
 def dead_letters(sqs: Any, dead_letter_queue_url: str) -> dict[str, DeadLetters]:
     """Per destination: how many dead letters, the oldest one's age (since it was first queued), and the last
-    one's failure. Scanned messages are made visible again at once."""
+    one's failure; under ``NOT_SCANNED``, how many the scan could not reach (behind the first messages of their
+    group). Scanned messages are made visible again at once."""
     found: dict[str, DeadLetters] = {}
     handles: list[str] = []
     now = time.time()
-    for queued, handle in scan(sqs, dead_letter_queue_url):
+    for queued, handle, _ in scan(sqs, dead_letter_queue_url):
         handles.append(handle)
         if queued is None:
             found.setdefault(UNREADABLE, DeadLetters()).count += 1
@@ -78,6 +88,9 @@ def dead_letters(sqs: Any, dead_letter_queue_url: str) -> dict[str, DeadLetters]
         entry.oldest_age_seconds = max(entry.oldest_age_seconds, now - queued.queued_at)
         if queued.failure:
             entry.last_status, entry.last_reason = queued.failure.status, queued.failure.reason
+    behind = counts(sqs, dead_letter_queue_url).waiting  # still visible: the scan could not receive them
+    if behind:
+        found[NOT_SCANNED] = DeadLetters(count=behind)
     _release(sqs, dead_letter_queue_url, handles)
     return found
 
@@ -93,16 +106,18 @@ def redrive(sqs: Any, dead_letter_queue_url: str, queue_url: str, destination: s
     """Send ``destination``'s dead letters back to the forwarding queue, in the order they died (each group's
     order is the FIFO order), with a fresh maximum age; the others stay. Returns how many moved. Each is
     deleted from the dead-letter queue only after the forwarding queue took it (nothing lost; a crash between
-    the two leaves a copy, which the receiver dedupes by its webhook-id / event id)."""
+    the two leaves it in both; run again within five minutes, the forwarding queue drops the second copy by its
+    deduplication id, later the receiver dedupes it by its webhook-id / event id)."""
     moved, others = 0, []
     now = time.time()
-    for queued, handle in scan(sqs, dead_letter_queue_url):
+    for queued, handle, message_id in scan(sqs, dead_letter_queue_url):
         if queued is None or queued.destination != destination:
             others.append(handle)
             continue
         revived = replace(queued.revived(), queued_at=now)
-        # a new deduplication id: the original one may still be inside SQS's five-minute window
-        token = hashlib.sha256(f"{revived.deduplication_id}\n{now}\n{moved}".encode()).hexdigest()
+        # the dead letter's own SQS id: not the original deduplication id (it may still be inside SQS's
+        # five-minute window, and the message would be dropped), and the same in a run repeated after a crash
+        token = hashlib.sha256(f"redrive\n{message_id}".encode()).hexdigest()
         sqs.send_message(QueueUrl=queue_url, MessageBody=revived.to_json(), MessageGroupId=revived.group_id,
                          MessageDeduplicationId=token)
         sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=handle)

@@ -33,12 +33,14 @@ def verdict(status: int | None) -> Verdict:
 
 
 def retry_after_seconds(value: str | None, now: float) -> int | None:
-    """``Retry-After``: delta seconds or an HTTP date; None when absent or unreadable."""
+    """``Retry-After``: delta seconds or an HTTP date; None when absent or unreadable. The endpoint's text is
+    not trusted: only ASCII digits are seconds (``str.isdigit`` takes "²", which ``int`` refuses), and more than
+    SQS's maximum is the maximum (``int`` refuses over 4300 digits)."""
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return int(text)
+    if text.isascii() and text.isdigit():
+        return MAX_VISIBILITY if len(text.lstrip("0")) > 5 else int(text)
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError):

@@ -37,7 +37,8 @@ class Forwarding:
         return name
 
     def waiting(self, dead: bool = False) -> list[dict[str, Any]]:
-        """The messages of a queue, read without taking them (visible again at once)."""
+        """The messages of a queue, read without taking them (visible again at once). SQS FIFO shows the first
+        messages of each group only (none more while those are held): at most ten of a group."""
         url = self.dead_letter_queue_url if dead else self.queue_url
         out, handles = [], []
         while batch := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,

@@ -219,3 +219,75 @@ def test_status_counts_an_unreadable_dead_letter_and_redrive_leaves_it(
     assert status["dead_letters"]["(unreadable)"]["count"] == 1
     assert cli(["forward", "redrive", "--destination", "app"]) == 0
     assert queues.counts(forwarding.sqs, forwarding.dead_letter_queue_url).waiting == 1
+
+
+def test_a_rate_limit_wait_that_does_not_fit_sends_the_message_back_untried(
+        aws: Aws, forwarding: Forwarding, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a wait for the rate limit counts against the invocation's time like the attempt itself: slept past the
+    # function's timeout, it would hand back the batch's delivered messages too
+    from scripts.sqs_event_source import lambda_event, queue_arn
+
+    monkeypatch.setenv("FORWARD_CONCURRENCY", "2")
+    with serving(lambda n, r: Reply(200)) as endpoint:
+        forwarding.configure({"name": "paced", "url": endpoint.url, "timeout_seconds": 1, "rate_limit": 1,
+                              "secret_param": forwarding.secret(new_webhook_secret())})  # 2 s between requests
+        for file_id in ("1", "2"):
+            assert _post({"EventType": "NewFileUpload", "FileUploadEvent": {"FileId": file_id}})["statusCode"] == 200
+        messages = forwarding.sqs.receive_message(QueueUrl=forwarding.queue_url, MaxNumberOfMessages=10,
+                                                  AttributeNames=["All"])["Messages"]
+        assert len(messages) == 2
+        context = LambdaContext(remaining_ms=7_000)  # the attempt's 1 s and the 5 s margin, and 1 s to spare
+        started = time.monotonic()
+        answer = handler.forward(lambda_event(messages, queue_arn(forwarding.sqs, forwarding.queue_url)), context)
+        assert time.monotonic() - started < 1.5  # not the 2 s the rate limit asks
+        assert answer["batchItemFailures"] == [{"itemIdentifier": messages[1]["MessageId"]}]
+        assert len(endpoint.requests) == 1
+
+
+def test_a_large_notification_for_several_destinations_is_queued_within_sqs_limits(
+        aws: Aws, forwarding: Forwarding) -> None:
+    # ~120 KB of Tencent's JSON, each quote escaped twice over in the queued message (about 240 KB): five
+    # tencent destinations make one SendMessageBatch of 1.2 MB, over SQS's limit: a 503 at every retry
+    big = {"EventType": "NewFileUpload", "FileUploadEvent": {"FileId": "9", "MediaBasicInfo": {"Name": '"' * 60_000}}}
+    forwarding.configure(*({"name": f"app{n}", "url": "https://hooks.example.com/x", "format": "tencent",
+                            "secret_param": "/unused"} for n in range(5)))
+    assert _post(big)["statusCode"] == 200
+    queued = forwarding.waiting()
+    assert sorted(m["destination"] for m in queued) == [f"app{n}" for n in range(5)]
+    assert all(len(json.dumps(m, ensure_ascii=False).encode()) <= 256 * 1024 for m in queued)
+
+
+def test_a_tencent_body_too_large_for_its_message_is_delivered_from_the_archive(
+        aws: Aws, forwarding: Forwarding) -> None:
+    # ~200 KB of JSON, ~400 KB once escaped into the queued message: queued without it, read back at delivery
+    big = {"EventType": "NewFileUpload", "FileUploadEvent": {"FileId": "9", "MediaBasicInfo": {"Name": '"' * 100_000}}}
+    original = json.dumps(big)
+    with serving(lambda n, r: Reply(200)) as endpoint:
+        forwarding.configure({"name": "app", "url": endpoint.url, "format": "tencent",
+                              "secret_param": forwarding.secret("some-vod-key")})
+        assert _post(big)["statusCode"] == 200
+        [queued] = forwarding.waiting()
+        assert queued["body"] is None
+        _deliver_all(forwarding)
+    [request] = endpoint.accepted
+    assert request.body.decode().startswith(original[:-2])
+
+
+def test_a_callback_retried_after_a_newer_state_was_queued_does_not_queue_the_older_one(
+        aws: Aws, ledger_table: str, forwarding: Forwarding) -> None:
+    # A's queueing fails (503), B (newer) is queued, then Tencent retries A: A must not follow B to the destination
+    def task(status: str) -> dict[str, Any]:
+        return {"EventType": "ProcedureStateChanged", "ProcedureStateChangeEvent": {
+            "TaskId": "1250000002-Procedure-retry", "Status": status, "ErrCode": 0, "FileId": "1"}}
+
+    forwarding.configure({"name": "app", "url": "https://hooks.example.com/x", "secret_param": "/unused"})
+    make_client = aws_clients.client
+    broken = mock.Mock(wraps=make_client("sqs"))
+    broken.send_message_batch.side_effect = ClientError({"Error": {"Code": "InternalError", "Message": "no"}},
+                                                        "SendMessageBatch")
+    with mock.patch.object(aws_clients, "client", side_effect=lambda n: broken if n == "sqs" else make_client(n)):
+        assert _post(task("PROCESSING"))["statusCode"] == 503
+    assert _post(task("FINISH"))["statusCode"] == 200
+    assert _post(task("PROCESSING"))["statusCode"] == 200  # the retry
+    statuses = [json.loads(m["body"])["data"]["status"] for m in forwarding.waiting()]
+    assert statuses == ["FINISH"]

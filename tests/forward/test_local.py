@@ -3,10 +3,12 @@ configure and how a wrong one is refused (one line, without a traceback, as the 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from scripts.local_stack import StackError, forwarding_from_env
-from scripts.sqs_event_source import lambda_event
+from scripts.sqs_event_source import Context, lambda_event
 
 
 def test_no_url_no_forwarding_and_a_whsec_secret_made_up_when_not_given() -> None:
@@ -37,3 +39,11 @@ def test_the_event_source_builds_lambdas_sqs_records() -> None:
     assert record["eventSource"] == "aws:sqs" and record["awsRegion"] == "us-east-1"
     assert record["attributes"]["MessageGroupId"] == "app/t" and record["messageId"] == "m1"
     assert len(record["md5OfBody"]) == 32
+
+
+def test_the_event_sources_context_counts_down_as_lambdas_does() -> None:
+    # the forward function's time guard reads it: a clock that stands still would never send a message back
+    context = Context(timeout_seconds=0.05)
+    assert 0 < context.get_remaining_time_in_millis() <= 50
+    time.sleep(0.06)
+    assert context.get_remaining_time_in_millis() == 0

@@ -40,6 +40,7 @@ def test_defaults_and_filters() -> None:
     ({"url": "http://hooks.example.com/x"}, "plain http is allowed for loopback addresses only"),
     ({"url": "ftp://hooks.example.com/x"}, "an https URL expected"),
     ({"url": "https://user:pw@hooks.example.com/x"}, "credentials in the URL"),
+    ({"url": "https://hooks.example.com:99999/x"}, "port"),  # else each delivery raises, then the DLQ
     ({"format": "xml"}, "FORMAT"),
     ({"name": "has space"}, "NAME"),
     ({"secret": "whsec_abc"}, "SECRET: Extra inputs are not permitted"),  # a secret itself is refused
@@ -83,6 +84,9 @@ def test_retry_after_seconds_or_date_and_the_backoff() -> None:
     assert retry.retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True),
                                      now.timestamp()) in (29, 30, 31)
     assert retry.retry_after_seconds("soon", now.timestamp()) is None
+    # what an endpoint may send that int() would choke on: not an exception after the POST, a wait
+    assert retry.retry_after_seconds("²", now.timestamp()) is None
+    assert retry.retry_after_seconds("9" * 5000, now.timestamp()) == retry.MAX_VISIBILITY
     assert retry.backoff_seconds(3, 120) == 120 and retry.backoff_seconds(1, 0) == 1
     assert retry.backoff_seconds(1, 10**9) == retry.MAX_VISIBILITY
     rng = random.Random(7)
@@ -115,6 +119,14 @@ def test_a_host_resolving_to_a_refused_address_among_others_is_refused(monkeypat
     assert ssrf.resolve("fine.example", 443, allow_loopback=False) == "93.184.216.34"
 
 
+@pytest.mark.parametrize("host", ["2130706433", "0177.0.0.1", "0x7f.0.0.1", "127.1", "::ffff:127.0.0.1", "0",
+                                  "0.0.0.0"])  # noqa: S104 - not bound
+def test_loopback_spelled_otherwise_is_refused(host: str) -> None:
+    # the address checked is the one the resolver makes of the name, however the name spells it
+    with pytest.raises(ssrf.RefusedDestination):
+        ssrf.resolve(host, 443, allow_loopback=False)
+
+
 def test_message_groups_keep_a_resource_of_a_destination_together() -> None:
     assert group_id("app", "1250000001-Procedure-a", "e" * 64) == "app/1250000001-Procedure-a"
     assert group_id("app", None, "e" * 64) == "app/" + "e" * 64
@@ -124,3 +136,12 @@ def test_message_groups_keep_a_resource_of_a_destination_together() -> None:
     assert Queued.from_json(queued.to_json()) == queued
     assert queued.deduplication_id != Queued("other", "e" * 64, "vod", "NewFileUpload", "f", 0.0, "{}", "b",
                                              "k").deduplication_id
+
+
+def test_a_queued_message_leaves_room_for_its_dead_letters_failure() -> None:
+    from lib.forward.message import MAX_MESSAGE_BYTES, Failure
+
+    for size in range(200_000, 260_000, 4_000):  # around the point where the body goes by claim check
+        queued = Queued("app", "e" * 64, "vod", "NewFileUpload", "f", 0.0, "x" * size, "b", "k", format="tencent")
+        worst = Failure("rejected", 400, "\x00" * 4096, 1, 0.0)  # every character escaped as \u0000
+        assert len(queued.fitting().dead(worst).to_json().encode()) <= MAX_MESSAGE_BYTES, size
