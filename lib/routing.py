@@ -37,7 +37,8 @@ PRODUCTS: tuple[Product, ...] = ("vod", "cme", "mps")
 #   fact    a status-less step that ends nothing (an upload, an import, a creation): the rank of a first event (1);
 #           each fact type advances its subject once (the ledger keeps the types it has had)
 #   change  not monotonic (a project or cast started, stopped, started again; a move, an edit): the payload carries
-#           no event time to order it by, so it is always ``advanced``, unless its subject has been deleted
+#           no event time to order it by, so it is always ``advanced``, unless its subject has ended (a final
+#           rank: a live task after its ProcessEof) or been deleted
 #   delete  a deletion: outranks every other state of the subjects it deletes (9, final)
 Order = Literal["status", "end", "fact", "change", "delete"]
 
