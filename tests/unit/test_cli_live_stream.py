@@ -5,12 +5,10 @@ types it by ``NotificationType``, the field that names it, not by ``EventType``.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import jsonschema
 import pytest
@@ -19,6 +17,7 @@ import lib.cli
 from lib.auth import Secrets, Verifier
 from lib.routing import TABLE
 from tests.aws_server import ROOT
+from tests.fakes.http import LocalHttpFake
 
 NOTIFY_KEY = "live-test-notify-key"
 LIVE_TYPES = sorted(route.event_type for route in TABLE if route.type_key == "NotificationType")
@@ -27,18 +26,18 @@ BARE_LIVE_SAMPLES = [ROOT / "tests/samples/mps_AiReviewResult.json",
                      ROOT / "tests/samples/constructed/mps_ProcessEof.json"]
 
 
-class _SigningCallback(BaseHTTPRequestHandler):
+class _SigningCallback(LocalHttpFake):
     """A stand-in callback that answers as the real one would: 401 unless the MPS signature holds, 400 unless the
     body is read as one event of the product its path pins; each request's path and verdict is kept."""
 
-    seen: ClassVar[list[tuple[str, int]]] = []
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int]] = []
 
-    def do_POST(self) -> None:
+    def respond(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         from lib.errors import DeliveryError, Unauthenticated
         from lib.intake import parse_delivery
 
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        product = self.path.split("?")[0].rsplit("/", 1)[-1]
+        product = path.split("?")[0].rsplit("/", 1)[-1]
         try:
             Verifier(Secrets(mps_notify_keys=(NOTIFY_KEY,))).verify(product, [json.loads(body)], None, time.time())
             parse_delivery(body, pinned=product)
@@ -47,26 +46,17 @@ class _SigningCallback(BaseHTTPRequestHandler):
             status = 401
         except DeliveryError:
             status = 400
-        self.seen.append((self.path, status))
-        self.send_response(status)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *_: Any) -> None:
-        pass
+        self.seen.append((path, status))
+        return status, {}
 
 
 @pytest.fixture
-def callback() -> Iterator[str]:
-    _SigningCallback.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SigningCallback)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def callback() -> Iterator[_SigningCallback]:
+    fake = _SigningCallback().start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}/callback"
+        yield fake
     finally:
-        server.shutdown()
-        server.server_close()
+        fake.stop()
 
 
 def test_the_samples_cover_every_live_stream_type() -> None:
@@ -75,18 +65,20 @@ def test_the_samples_cover_every_live_stream_type() -> None:
 
 
 def test_send_posts_a_live_stream_notification_to_mps_signed_as_mps_signs(
-        callback: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code = lib.cli.main(["send", *map(str, BARE_LIVE_SAMPLES), "--url", callback, "--notify-key", NOTIFY_KEY])
+        callback: _SigningCallback, capsys: pytest.CaptureFixture[str]) -> None:
+    code = lib.cli.main(["send", *map(str, BARE_LIVE_SAMPLES), "--url", f"{callback.base_url}/callback",
+                         "--notify-key", NOTIFY_KEY])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert _SigningCallback.seen == [("/callback/mps", 200)] * len(BARE_LIVE_SAMPLES)
+    assert callback.seen == [("/callback/mps", 200)] * len(BARE_LIVE_SAMPLES)
 
 
-def test_a_live_stream_notification_is_not_signed_with_a_vod_key(callback: str,
+def test_a_live_stream_notification_is_not_signed_with_a_vod_key(callback: _SigningCallback,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    code = lib.cli.main(["send", str(BARE_LIVE_SAMPLES[0]), "--url", callback, "--sign-key", "a-vod-key"])
+    code = lib.cli.main(["send", str(BARE_LIVE_SAMPLES[0]), "--url", f"{callback.base_url}/callback",
+                         "--sign-key", "a-vod-key"])
     capsys.readouterr()
-    assert code == 1 and _SigningCallback.seen == [("/callback/mps", 401)]
+    assert code == 1 and callback.seen == [("/callback/mps", 401)]
 
 
 def test_schema_types_a_live_stream_notification_by_notification_type(
