@@ -469,8 +469,10 @@ def summarize(route: Route, payload: BaseModel | None, raw: Any, text: bytes | N
 
     status = first(route.status)
     error_code = _as_int(first(route.error_code))
-    if isinstance(status, int) and error_code is None:
-        error_code = status  # legacy v2.0 (and 2017-era) payloads report the result code as "status"
+    if error_code is None and (isinstance(status, int) or route is LEGACY):
+        # Legacy v2.0 (and 2017-era) payloads report the result code as "status"; v2.0's as a number or, as its
+        # nested statuses (_is_failure), a numeric string.
+        error_code = _as_int(status)
     error_message = first(route.error_message)
     error_ext = first(route.error_ext)
     succeeded: bool | None = None
