@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from lib.auth import signature
-from lib.intake import products_for, type_key_of
-
 SIGNATURE_LIFETIME = 600  # Tencent's default: signatures expire 10 minutes after sending
 DEBUG_HELP = "on an error, show the traceback too (every error is otherwise one line on stderr)"
 
@@ -92,6 +89,8 @@ def load_sample(path: Path) -> Sample:
 def _guess_product(body: str) -> str:
     """The product the callback itself would guess for this body (``lib.intake.products_for``: a v2.0 body is
     VOD's, a ``NotificationType`` MPS's, else the EventType decides), so that the file is posted where it is read."""
+    from lib.intake import products_for  # here: ``mediahook --help`` does not pay for the models
+
     try:
         document = json.loads(body)
     except ValueError:
@@ -109,6 +108,9 @@ def sign_body(body: str, product: str, *, vod_key: str | None = None, mps_key: s
 
     Legacy v2.0 bodies, batches and CME events are returned as they are: Tencent does not sign them. So is a
     body that is not JSON: sent unsigned, the callback's refusal says what is wrong with it."""
+    from lib.auth import signature  # here: ``mediahook --help`` does not pay for the settings model
+    from lib.intake import type_key_of
+
     try:
         document = json.loads(body)
     except ValueError:
