@@ -132,3 +132,27 @@ def test_a_sub_result_missing_from_the_table_fails_the_walk(monkeypatch: pytest.
     monkeypatch.setattr(routing, "SUBRESULTS", {})
     (event,) = parse_delivery(body, pinned="mps")
     assert event.summary.succeeded is True
+
+
+def test_the_callback_reads_sub_results_without_importing_the_sdk() -> None:
+    """The paths come from lib/subresults.py: reading a task with sub-results (and a live-stream notification) on
+    the callback's path imports no Tencent SDK module (not in the artifact, and seconds of cold start)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    probe = (
+        "import sys, json, pathlib\n"
+        "import handler\n"
+        "from lib.intake import parse_delivery\n"
+        "samples = pathlib.Path('tests/samples')\n"
+        "for name in ('mps_WorkflowTask.json', 'mps_AiReviewResult.json', 'vod_ProcedureStateChanged.json'):\n"
+        "    (event,) = parse_delivery((samples / name).read_bytes())\n"
+        "    assert event.known, name\n"
+        "print(sorted(m for m in sys.modules if m.startswith('tencentcloud')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
