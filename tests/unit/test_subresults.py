@@ -10,6 +10,9 @@ grows and lib/subresults.py lacks fails here (and in ``make drift`` before the S
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -137,10 +140,6 @@ def test_a_sub_result_missing_from_the_table_fails_the_walk(monkeypatch: pytest.
 def test_the_callback_reads_sub_results_without_importing_the_sdk() -> None:
     """The paths come from lib/subresults.py: reading a task with sub-results (and a live-stream notification) on
     the callback's path imports no Tencent SDK module (not in the artifact, and seconds of cold start)."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[2]
     probe = (
         "import sys, json, pathlib\n"
