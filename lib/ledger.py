@@ -42,7 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lib.intake import InboundEvent
 from lib.notification import StateChange
 from lib.observability import logger
-from lib.routing import LEGACY, RANK_DELETED, Order, Position, Route, find_route, position
+from lib.routing import LEGACY, RANK_DELETED, RANK_FINAL, Order, Position, Route, find_route, position
 from lib.settings import ConfigError, Settings
 
 __all__ = ["Entry", "Ledger", "LedgerUnavailable", "Pending", "StateChange", "SubjectState", "ledger_for",
@@ -181,13 +181,13 @@ def entry_key(resource_id: str, product: str, event_id: str) -> dict[str, dict[s
     return {"pk": _s(f"resource#{resource_id}"), "sk": _s(f"{product}#{event_id}")}
 
 
-# The condition of the state's update: only forward. A ``change`` (not monotonic) moves it unless deleted. A
-# ``fact`` also moves it at the same rank when the subject has not had a fact of its type yet (an upload, then its
-# persistence, then a restore: three facts, each advanced; the same fact again is repeated); a deletion's rank is
-# above every fact's, so nothing but a deletion passes it.
+# The condition of the state's update: only forward. A ``change`` (not monotonic) moves it unless it has ended (a
+# final rank: a live task's ProcessEof) or been deleted. A ``fact`` also moves it at the same rank when the subject
+# has not had a fact of its type yet (an upload, then its persistence, then a restore: three facts, each advanced;
+# the same fact again is repeated); a deletion's rank is above every fact's, so nothing but a deletion passes it.
 ADVANCE_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank"
 FACT_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank OR (#rank = :rank AND NOT contains(#facts, :type))"
-CHANGE_CONDITION = "attribute_not_exists(#rank) OR #rank < :deleted"
+CHANGE_CONDITION = "attribute_not_exists(#rank) OR #rank < :ended"
 
 
 def state_update(product: str, subject: str, event: InboundEvent, order: Order, at: Position, *, received_at: str,
@@ -203,7 +203,7 @@ def state_update(product: str, subject: str, event: InboundEvent, order: Order, 
               "#product = :product, #subject = :subject, #expires = :expires")
     if order == "change":  # its retry is answered by its decision item (Ledger._claim): advanced_by stays bounded
         condition = CHANGE_CONDITION
-        values[":deleted"] = _n(RANK_DELETED)
+        values[":ended"] = _n(RANK_FINAL)  # below every final rank (an end, a final status, a deletion)
     else:
         condition = ADVANCE_CONDITION
         names["#advanced"] = "advanced_by"
@@ -224,7 +224,7 @@ def judge(old: dict[str, Any], event_id: str, order: Order, rank: int) -> StateC
     if event_id in (_read(old.get("advanced_by")) or set()):
         return "advanced"  # a retry of the event that moved it: what it got the first time
     if order == "change":
-        return "stale"  # refused only after a deletion
+        return "stale"  # refused only after the subject ended or was deleted
     old_rank = _read(old.get("rank"))
     return "repeated" if old_rank == rank else "stale"
 
@@ -317,7 +317,7 @@ class Ledger:
                 return stored  # a retry: what it got the first time
             if change == "advanced" and not deleted:
                 return "advanced"
-            self._write_decision(event, "stale", expires_at)  # its first time, after a deletion
+            self._write_decision(event, "stale", expires_at)  # its first time, after an end or a deletion
             return "stale"
         if change != "advanced":
             return self._remember(event, "stale" if deleted else change, expires_at)
@@ -487,7 +487,7 @@ class Ledger:
                      for s in subjects):
                 change = "advanced"
             elif not subjects or _read(item.get("order")) in ("change", "none"):
-                change = "advanced"  # never recorded otherwise: a change is refused only after a deletion
+                change = "advanced"  # never recorded otherwise: a refused change writes its decision item
             out[(product, event_id)] = change
         return out
 

@@ -37,7 +37,8 @@ PRODUCTS: tuple[Product, ...] = ("vod", "cme", "mps")
 #   fact    a status-less step that ends nothing (an upload, an import, a creation): the rank of a first event (1);
 #           each fact type advances its subject once (the ledger keeps the types it has had)
 #   change  not monotonic (a project or cast started, stopped, started again; a move, an edit): the payload carries
-#           no event time to order it by, so it is always ``advanced``, unless its subject has been deleted
+#           no event time to order it by, so it is always ``advanced``, unless its subject has ended (a final
+#           rank: a live task after its ProcessEof) or been deleted
 #   delete  a deletion: outranks every other state of the subjects it deletes (9, final)
 Order = Literal["status", "end", "fact", "change", "delete"]
 
@@ -468,8 +469,10 @@ def summarize(route: Route, payload: BaseModel | None, raw: Any, text: bytes | N
 
     status = first(route.status)
     error_code = _as_int(first(route.error_code))
-    if isinstance(status, int) and error_code is None:
-        error_code = status  # legacy v2.0 (and 2017-era) payloads report the result code as "status"
+    if error_code is None and (isinstance(status, int) or route is LEGACY):
+        # Legacy v2.0 (and 2017-era) payloads report the result code as "status"; v2.0's as a number or, as its
+        # nested statuses (_is_failure), a numeric string.
+        error_code = _as_int(status)
     error_message = first(route.error_message)
     error_ext = first(route.error_ext)
     succeeded: bool | None = None

@@ -203,9 +203,11 @@ def _facts_of(pythonpath: str | None) -> dict[str, Any]:
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     done = subprocess.run([sys.executable, __file__, "--facts"], env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+    if done.returncode != 0:  # exit 2, not SystemExit(text)'s 1: 1 says drift was found
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SystemExit(f"drift: could not read the Tencent SDK structs: {tail}")
+        print(f"make drift: could not read the Tencent SDK structs ({tail[:200]}); run it again, or compare the "
+              "installed ones with scripts/drift.py --installed", file=sys.stderr)
+        raise SystemExit(2)
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
@@ -214,9 +216,13 @@ def fetch_newest(target: str) -> None:
     """pip-install the newest SDKs (and the common package they need) into ``target``; one line on failure."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
                "--no-cache-dir", "--retries", "1", "--timeout", "15", "--upgrade", "--target", target, *PACKAGES]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
-    if done.returncode != 0:
-        reason = next((line.strip() for line in reversed(done.stderr.splitlines()) if line.strip()), "pip failed")
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+        failed, stderr = done.returncode != 0, done.stderr
+    except subprocess.TimeoutExpired:
+        failed, stderr = True, "pip timed out after 600 s"
+    if failed:
+        reason = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "pip failed")
         print(f"make drift: could not fetch {', '.join(PACKAGES)} from the package registry ({reason[:200]}); "
               "check the network or PIP_INDEX_URL and run it again", file=sys.stderr)
         raise SystemExit(2)

@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib import auth, ledger  # noqa: E402
+from lib import ledger  # noqa: E402
 from lib.cli import callback_url, load_sample, post, progress, sign_body  # noqa: E402
 from lib.cli.common import plural  # noqa: E402
 
@@ -308,13 +308,6 @@ def signed_delivery(path: Path, base: str) -> tuple[str, str, str]:
     if "legacy-v2" in path.parts or sample.product == "cme":
         return callback_url(base, sample.product, TOKEN), sample.body, "token"  # Tencent signs neither
     body = sign_body(sample.body, sample.product, vod_key=VOD_KEY, mps_key=MPS_KEY)
-    document = json.loads(body)
-    if sample.product == "mps" and "NotificationType" in document and "Sign" not in document:
-        # An MPS live-stream notification names its type in NotificationType (sign_body signs EventType bodies):
-        # signed here as MPS signs every notification.
-        expiry = int(time.time()) + 600
-        document.update(Timestamp=expiry, Sign=auth.signature("mps", MPS_KEY, expiry))
-        body = json.dumps(document, ensure_ascii=False)
     return callback_url(base, sample.product), body, "Sign/T" if sample.product == "vod" else "Sign/Timestamp"
 
 

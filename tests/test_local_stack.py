@@ -314,3 +314,22 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def test_the_demo_signs_every_sample_it_does_not_send_with_its_token() -> None:
+    """Each sample the demo posts signed (VOD's, MPS's, live-stream notifications included: the CLI's own signing,
+    no demo-only workaround) passes the callback's verifier with the demo's keys, at the URL of its product."""
+    from lib.auth import Secrets, Verifier
+    from scripts.local_stack import MPS_KEY, VOD_KEY, signed_delivery
+
+    verifier = Verifier(Secrets(vod_sign_keys=(VOD_KEY,), mps_notify_keys=(MPS_KEY,)))
+    signed = 0
+    for path in sorted((ROOT / "events").rglob("*.json")):
+        url, body, how = signed_delivery(path, "http://127.0.0.1:1/callback")
+        if how == "token":
+            continue
+        product = url.rsplit("/", 1)[-1]
+        assert product == path.parent.name, (path, url)
+        assert verifier.verify(product, [json.loads(body)], None) == "signature", path
+        signed += 1
+    assert signed >= len(list((ROOT / "events" / "mps").glob("*.json")))

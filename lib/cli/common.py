@@ -6,7 +6,6 @@ Kept free of heavy imports: ``mediahook --help`` should not pay for pydantic mod
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -17,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-
-from lib.routing import candidate_products
 
 SIGNATURE_LIFETIME = 600  # Tencent's default: signatures expire 10 minutes after sending
 DEBUG_HELP = "on an error, show the traceback too (every error is otherwise one line on stderr)"
@@ -90,14 +87,15 @@ def load_sample(path: Path) -> Sample:
 
 
 def _guess_product(body: str) -> str:
+    """The product the callback itself would guess for this body (``lib.intake.products_for``: a v2.0 body is
+    VOD's, a ``NotificationType`` MPS's, else the EventType decides), so that the file is posted where it is read."""
+    from lib.intake import products_for  # here: ``mediahook --help`` does not pay for the models
+
     try:
         document = json.loads(body)
     except ValueError:
         return "vod"
-    event_type = document.get("EventType") if isinstance(document, dict) else None
-    if isinstance(event_type, str):
-        return candidate_products(event_type)[0]
-    return "vod"
+    return products_for(document)[0] if isinstance(document, dict) else "vod"
 
 
 # --------------------------------------------------------------------------- signing and sending
@@ -105,23 +103,26 @@ def _guess_product(body: str) -> str:
 
 def sign_body(body: str, product: str, *, vod_key: str | None = None, mps_key: str | None = None,
               now: float | None = None) -> str:
-    """Add Tencent's signature fields to a single-event body (VOD: ``T``/``Sign``; MPS: ``Timestamp``/``Sign``).
+    """Add Tencent's signature fields to a single-event body (VOD: ``T``/``Sign``; MPS: ``Timestamp``/``Sign``,
+    an MPS live-stream notification, typed by ``NotificationType``, included).
 
     Legacy v2.0 bodies, batches and CME events are returned as they are: Tencent does not sign them. So is a
     body that is not JSON: sent unsigned, the callback's refusal says what is wrong with it."""
+    from lib.auth import signature  # here: ``mediahook --help`` does not pay for the settings model
+    from lib.intake import type_key_of
+
     try:
         document = json.loads(body)
     except ValueError:
         return body
-    if not isinstance(document, dict) or "EventType" not in document:
-        return body
+    type_key = type_key_of(document) if isinstance(document, dict) else None
+    if type_key not in ("EventType", "NotificationType") or type_key not in document:
+        return body  # not one event (a batch, a bare payload) or a v2.0 one (eventType): Tencent signs neither
     expiry = int(now if now is not None else time.time()) + SIGNATURE_LIFETIME
     if product == "vod" and vod_key:
-        document["T"] = expiry
-        document["Sign"] = hashlib.md5(f"{vod_key}{expiry}".encode(), usedforsecurity=False).hexdigest()
+        document.update(T=expiry, Sign=signature("vod", vod_key, expiry))
     elif product == "mps" and mps_key:
-        document["Timestamp"] = expiry
-        document["Sign"] = hashlib.md5(f"{expiry}{mps_key}".encode(), usedforsecurity=False).hexdigest()
+        document.update(Timestamp=expiry, Sign=signature("mps", mps_key, expiry))
     else:
         return body
     return json.dumps(document, ensure_ascii=False)

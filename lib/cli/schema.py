@@ -12,20 +12,25 @@ from pydantic import BaseModel, create_model
 
 from lib.cli.common import Command
 from lib.cli.errors import CliError
+from lib.models import LiveStreamNotification
 from lib.routing import TABLE
 
 
 def envelope_models() -> dict[str, type[BaseModel]]:
-    """One pydantic model per EventType: the envelope with its ``EventType`` and payload key."""
+    """One pydantic model per routed type: the envelope with the field naming its type (``route.type_key``:
+    ``EventType``, or ``NotificationType`` for an MPS live-stream notification) and its payload key."""
     models: dict[str, type[BaseModel]] = {}
     for route in TABLE:
         name = f"{route.product}.{route.event_type}"
         fields: dict[str, Any] = {
-            "EventType": (Literal[route.event_type], ...),
+            route.type_key: (Literal[route.event_type], ...),
             route.payload: (route.model | None, None),
         }
         for alias in route.aliases:
             fields[alias] = (route.model | None, None)
+        if route.type_key == "NotificationType":  # its ids sit at the top level, validated as intake does
+            fields.update({name: (info.annotation, None) for name, info in LiveStreamNotification.model_fields.items()
+                           if name != route.type_key})
         model = create_model(re.sub(r"\W", "_", name), __config__={"extra": "allow"}, **fields)
         model.__doc__ = f"Tencent {route.product.upper()} {route.event_type} event (payload key {route.payload})."
         models[name] = model
@@ -56,5 +61,6 @@ def run(args: argparse.Namespace) -> int:
 COMMAND = Command(
     "schema", help="write the JSON Schema of every modelled event",
     description="Write one PRODUCT.EventType.schema.json per routed event type (the envelope with its payload "
-                "model) and notification.schema.json (the CloudEvent mediahook publishes) into --out.",
+                "model; an MPS live-stream notification's is typed by NotificationType, its TaskId beside it) "
+                "and notification.schema.json (the CloudEvent mediahook publishes) into --out.",
     configure=configure, run=run)

@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
 COMMAND = Command(
     "send", help="post sample events to a deployment, signed as Tencent signs them",
     description="Post each FILE to the deployment's callback URL, pinned to its product (/callback/vod, /mps or "
-                "/cme), signed the way Tencent signs it: VOD with T and Sign (--sign-key), MPS with Timestamp and "
+                "/cme; an MPS live-stream notification, typed by NotificationType, is MPS's), signed the way "
+                "Tencent signs it: VOD with T and Sign (--sign-key), MPS with Timestamp and "
                 "Sign (--notify-key), or with ?token= (--token). Prints one JSON line per file (a file that cannot "
                 "be read, is not JSON, or is an API Gateway event whose body is not a string: status null and its "
                 "error, and it is not sent); exits 1 if any file was "

@@ -87,6 +87,22 @@ def test_process_eof_ends_the_live_task_in_the_ledger(aws: Aws, ledger_table: st
     assert _published(aws, end["event_id"])["succeeded"] is True
 
 
+
+def test_a_live_result_after_process_eof_is_stale_and_the_task_stays_ended(aws: Aws, ledger_table: str,
+                                                                           context: LambdaContext) -> None:
+    """ProcessEof ends the live task: a result that arrives after it (delivered late, out of order) is recorded
+    and published, but as ``stale``, and the task's latest state stays ProcessEof, ended; its retry too."""
+    end = _post(context, _live("ProcessEof"), "/callback/mps")
+    late = _live("AiReviewResult")
+    results = [_post(context, late, "/callback/mps") for _ in range(2)]  # the late result, then its retry
+    published = [m["cloudevent"]["data"] for m in aws.messages() if m["cloudevent"]["id"] == results[0]["event_id"]]
+    assert [data["state_change"] for data in published] == ["stale", "stale"]  # published, and said so
+    state = _ledger().latest("mps", LIVE_TASK)
+    assert state is not None and (state.event_type, state.final, state.event_id) == ("ProcessEof", True,
+                                                                                    end["event_id"])
+    entries = {e.event_id: e.state_change for e in _ledger().entries(LIVE_TASK)}
+    assert entries == {end["event_id"]: "advanced", results[0]["event_id"]: "stale"}
+
 def test_a_single_object_sub_task_failure_is_published_false(aws: Aws, context: LambdaContext) -> None:
     document = _sample("mps_WorkflowTask.json")
     task = document["WorkflowTaskEvent"]

@@ -66,3 +66,37 @@ def test_an_unreachable_registry_is_one_line_and_exit_2() -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("make drift: could not fetch tencentcloud-sdk-python-vod")
     assert "PIP_INDEX_URL" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_sdks_that_cannot_be_read_are_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 1 means drift found: newest SDKs that do not even import are exit 2 (the docstring's code), in one line."""
+    from scripts import drift
+
+    def broken_download(target: str) -> None:
+        package = Path(target) / "tencentcloud"
+        package.mkdir()
+        (package / "__init__.py").write_text("raise ImportError('a broken wheel')\n")
+
+    monkeypatch.setattr(drift, "fetch_newest", broken_download)
+    with pytest.raises(SystemExit) as stopped:
+        drift.main([])
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("make drift: could not read the Tencent SDK structs"), lines
+    assert "a broken wheel" in lines[0]
+
+
+def test_a_registry_that_does_not_answer_in_time_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from scripts import drift
+
+    def hanging(command: list[str], **kwargs: Any) -> Any:
+        raise subprocess.TimeoutExpired(command, kwargs.get("timeout") or 0)
+
+    monkeypatch.setattr(drift.subprocess, "run", hanging)
+    with pytest.raises(SystemExit) as stopped:
+        drift.fetch_newest("unused")
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("make drift: could not fetch") and "timed out" in lines[0], lines

@@ -137,11 +137,14 @@ def test_the_state_update_moves_only_forward_and_remembers_who_moved_it() -> Non
     assert request["Key"] == {"pk": {"S": "state#vod#t-1"}, "sk": {"S": "state"}}
 
 
-def test_a_change_is_refused_only_after_a_deletion() -> None:
+def test_a_change_is_refused_only_after_an_end_or_a_deletion() -> None:
     request = state_update("cme", "p-1", _event(), "change", position("change", "Working"), received_at="now",
                            expires_at=1)
     assert request["ConditionExpression"] == CHANGE_CONDITION
-    assert request["ExpressionAttributeValues"][":deleted"] == {"N": str(RANK_DELETED)}
+    ended = int(request["ExpressionAttributeValues"][":ended"]["N"])
+    assert ended == position("end", None).rank == position("status", "FINISH").rank  # a live task's ProcessEof
+    assert position("change", None).rank < ended <= position("delete", None).rank
+    assert all(position("status", s).rank < ended for s in ("WAITING", "PROCESSING", None))
     assert ":ids" not in request["ExpressionAttributeValues"]
 
 

@@ -180,6 +180,16 @@ def test_a_v2_snapshot_with_a_non_zero_status_is_a_failure(where: str) -> None:
     assert event.summary.file_ids == ("14508071098244929440",)
 
 
+@pytest.mark.parametrize("status", [4001, "4001", -1, "-1"])
+def test_a_v2_result_code_in_data_status_is_a_failure_whether_a_number_or_a_numeric_string(status: object) -> None:
+    """The model takes ``status`` as a string or a number, and a nested ``fileInfo.status`` is read either way:
+    so is ``data.status`` (a "4001" read as success with the files' code 0 before)."""
+    document = _sample("vod_legacy-v2_ClipComplete.json")
+    document["data"].update(status=status, message="clip failed")
+    event = _one(document)
+    assert (event.summary.succeeded, event.summary.error_code, event.summary.error_message) == (
+        False, int(str(status)), "clip failed")
+
 def test_v2_successes_read_true() -> None:
     for name in ("ClipComplete", "ConcatComplete", "TranscodeComplete", "PullComplete"):
         assert _one(_sample(f"vod_legacy-v2_{name}.json")).summary.succeeded is True, name
