@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from lib.routing import candidate_products
+from lib.urls import require_secure_url
 
 SIGNATURE_LIFETIME = 600  # Tencent's default: signatures expire 10 minutes after sending
 
@@ -108,13 +109,12 @@ def callback_url(base: str, product: str, token: str | None = None) -> str:
 
 def post(url: str, body: str | bytes, method: str = "POST", timeout: float = 30) -> tuple[int, dict[str, Any]]:
     """Send one HTTP request; return (status, JSON body or {"raw": text})."""
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"not an http(s) URL: {url!r}")
+    require_secure_url(url, "--url")  # https, or http to loopback only (lib/urls.py)
     data = body.encode("utf-8") if isinstance(body, str) else body
     request = urllib.request.Request(url, data=data if method == "POST" else None, method=method,  # noqa: S310
                                      headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked above)
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scan/skips.yaml)
             status, text = response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as err:
         status, text = err.code, err.read().decode("utf-8", "replace")
