@@ -48,3 +48,19 @@ def test_a_cmq_endpoint_over_plain_http_is_a_config_error_naming_the_variable() 
         CmqClient("file:///tmp/queue", "gz", "id", "key")
     assert CmqClient("https://cmq-gz.public.tencenttdmq.com", "gz", "id", "key").url == (
         "https://cmq-gz.public.tencenttdmq.com/v2/index.php")
+
+
+@pytest.mark.parametrize("command", ["send", "smoke"])
+def test_a_cli_url_over_plain_http_to_a_host_is_a_usage_error(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from lib.cli import main
+
+    argv = [command, *(["events/vod/NewFileUpload.json"] if command == "send" else []),
+            "--url", "http://example.com/callback"]
+    with mock.patch("urllib.request.urlopen") as urlopen, pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.endswith("error: argument --url: an https:// URL expected (http:// only to 127.0.0.1, ::1 or "
+                          "localhost, for a local stack), got 'http://example.com/callback'")
+    assert "Traceback" not in error
+    urlopen.assert_not_called()
