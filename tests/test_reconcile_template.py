@@ -55,7 +55,8 @@ def test_the_reconcile_role_has_what_the_run_needs_and_nothing_else(packaged: Pa
     statements = _role_statements(template, role)
     actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
     assert {"s3:PutObject", "s3:GetObject", "sns:Publish", "dynamodb:GetItem", "ssm:GetParameter"} <= actions
-    assert not any(a.startswith(("sqs:", "s3:Delete", "s3:List")) for a in actions)
+    assert not any(a.startswith(("s3:Delete", "s3:List")) for a in actions)
+    assert {a for a in actions if a.startswith("sqs:")} == {"sqs:SendMessage"}  # to its dead-letter queue only
     ledger = [s for s in statements if s["Resource"] == {"Fn::GetAtt": ["LedgerTable", "Arn"]}]
     assert {a for s in ledger for a in s["Action"]} == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
                                                        "dynamodb:UpdateItem", "dynamodb:PutItem"}
