@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install test test-runtime deploy-local remove-local lint typecheck unit package package-size events demo serve schemas bench audit lock clean docs cli-docs drift
+.PHONY: install test test-runtime deploy-local remove-local lint typecheck unit package package-size events demo serve schemas bench audit lock clean docs cli-docs drift scan
 
 # The Lambda runtime's Python (serverless.yml: runtime python3.12), found as plugins/artifact.js finds it:
 # RUNTIME_PYTHON if set, else python3.12 on PATH, else pyenv's, else /usr/local/bin or /usr/bin.
@@ -40,14 +40,39 @@ lint: install  ## ruff + mypy
 
 # Two workers on two cores (pytest-xdist); tests that build in the project folder share one worker (tests/conftest.py).
 WORKERS ?= 2
-test: lint docs  ## the whole suite: lint, types, the docs, unit, integration, packaging
+test: lint docs scan  ## the whole suite: lint, types, the docs, the scanners, unit, integration, packaging
 	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
 # The documentation site (docs/, mkdocs.yml) into site/ (git-ignored). --strict: a broken link or anchor, a
-# page left out of the nav, any warning fails the build. Nothing in it needs the network.
-docs: install  ## the docs site into site/ (mkdocs build --strict), and the README's own links
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site  # (no banner about MkDocs 2)
+# page left out of the nav, any warning fails the build (mkdocs.yml's `validation:` makes each a warning).
+# Not --quiet: it hides the warnings from the count --strict makes, and the build passed with them; the
+# INFO lines are filtered out instead, the warnings printed. Nothing in it needs the network.
+# MKDOCS_CONFIG and SITE_DIR: another site's config and output (tests/test_make_docs.py builds a planted copy).
+MKDOCS_CONFIG ?= mkdocs.yml
+SITE_DIR ?= site
+docs: install  ## the docs site into site/ (mkdocs build --strict: any warning fails), and the README's own links
+	@set -o pipefail; NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --config-file "$(MKDOCS_CONFIG)" \
+	  --site-dir "$(SITE_DIR)" 2>&1 | { grep -v '^INFO ' || true; }
 	$(BIN)/python scripts/check_links.py README.md
+
+# The scanners: checkov over the packaged CloudFormation template, bandit over lib/ and handler.py, offline; any
+# finding not in the reviewed skip list scan/skips.yaml (each skip with its reason) fails (scripts/scan.py).
+# They live in their own virtualenv: checkov pins dependencies that clash with the project's.
+SCAN_VENV := .venv-scan
+$(SCAN_VENV)/bin/.installed: requirements-scan.lock
+	rm -rf $(SCAN_VENV) && $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/pip install --quiet -r requirements-scan.lock
+	touch $@
+
+# The template `make package` (or an earlier scan) left in .serverless/ is reused while serverless.yml and the
+# plugins are older than it; SCAN_TEMPLATE: another one (tests/test_make_scan.py scans planted copies).
+SCAN_TEMPLATE ?= .serverless/cloudformation-template-update-stack.json
+.serverless/cloudformation-template-update-stack.json: serverless.yml package-lock.json $(wildcard plugins/*.js)
+	npx osls package --stage $(STAGE) --param="architecture=$(ARCH)"
+
+scan: install $(SCAN_VENV)/bin/.installed $(SCAN_TEMPLATE)  ## checkov (packaged template) + bandit (lib/, handler.py): unlisted findings fail
+	$(BIN)/python scripts/scan.py --template "$(SCAN_TEMPLATE)"
 
 cli-docs: install  ## regenerate docs/reference/cli.md from the mediahook parser (a test fails while it is stale)
 	$(BIN)/python scripts/cli_reference.py

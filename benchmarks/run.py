@@ -39,7 +39,7 @@ from typing import Any
 from benchmarks.common import ROOT, median
 
 RESULTS = ROOT / "benchmarks" / "results"
-TARGETS = {"cold_start_floor_ratio": 1.1, "warm_p50_ratio": 6.0, "pull_events_per_s": 300.0, "pull_speedup": 5.0,
+TARGETS = {"cold_start_floor_ratio": 1.05, "warm_p50_ratio": 6.0, "pull_events_per_s": 300.0, "pull_speedup": 5.0,
            "package_mb": 10.0, "ledger_ratio": 1.1, "forward_ratio": 1.1}
 # DynamoDB on-demand, us-east-1, as priced since November 2024: USD per million write request units.
 ON_DEMAND_WRITE_USD_PER_MILLION = 0.625
@@ -112,6 +112,7 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
             "bare": (task[True], "_cold_bare.handler", [str(baselines)]),
         }
         samples: dict[str, list[float]] = {name: [] for name in configs}
+        cpu: dict[str, list[float]] = {name: [] for name in configs}  # the process's own CPU time, same moment
         compiled: dict[str, int] = {}
         for n in range(runs + 1):  # run 0 warms the OS file cache; it is not counted
             for index, (name, (root, handler, extra_path)) in enumerate(configs.items()):
@@ -125,19 +126,25 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
                 compiled[name] = len(recorded["compiled_from_source"])
                 if n:
                     samples[name].append(recorded["first_ms"])
+                    cpu[name].append(recorded["first_cpu_ms"])
         env = lambda_like.lambda_environment("mediahook-bench-callback", "handler.callback", task[True], runtime, extra)
         top = _importtime(python, task[True], runtime, env)
         for root in task.values():
             lambda_like.make_writable(root)
     ms = {name: median(values) for name, values in samples.items()}
+    cpu_ms = {name: median(values) for name, values in cpu.items()}
     return {"runs": runs, "python": python, "artifact_bytes": artifact.stat().st_size,
             "mediahook_ms": round(ms["mediahook"], 1), "mediahook_source_ms": round(ms["mediahook_source"], 1),
             "floor_ms": round(ms["floor"], 1), "floor_source_ms": round(ms["floor_source"], 1),
             "bare_ms": round(ms["bare"], 1), "no_ledger_ms": round(ms["mediahook_no_ledger"], 1),
             "ledger_ratio": round(ms["mediahook"] / ms["mediahook_no_ledger"], 2),
-            "floor_ratio": round(ms["mediahook"] / ms["floor"], 2), "ratio": round(ms["mediahook"] / ms["bare"], 2),
+            "floor_ratio": round(ms["mediahook"] / ms["floor"], 3), "ratio": round(ms["mediahook"] / ms["bare"], 2),
             "floor_to_bare": round(ms["floor"] / ms["bare"], 2),
             "source_ratio": round(ms["mediahook_source"] / ms["floor_source"], 2),
+            # CPU time of the runtime process (interpreter start to first response): on a machine shared with
+            # other work, wall time swings by half from run to run; the process's own CPU time hardly does.
+            "mediahook_cpu_ms": round(cpu_ms["mediahook"], 1), "floor_cpu_ms": round(cpu_ms["floor"], 1),
+            "floor_cpu_ratio": round(cpu_ms["mediahook"] / cpu_ms["floor"], 3),
             "modules_compiled_from_source": compiled,
             "all_ms": {name: [round(v, 1) for v in values] for name, values in samples.items()},
             "importtime_top": top}
@@ -283,6 +290,10 @@ def table(results: dict[str, Any]) -> str:
                      f"(median of {c['runs']})", f"{c['mediahook_ms']} ms", f"{c['floor_ms']} ms (floor)",
                      f"{c['floor_ratio']}x", f"<= {TARGETS['cold_start_floor_ratio']}x",
                      "yes" if c["floor_ratio"] <= TARGETS["cold_start_floor_ratio"] else "NO"))
+        if "floor_cpu_ms" in c:
+            rows.append(("  the same in the process's CPU time (what a busy machine does not inflate)",
+                         f"{c['mediahook_cpu_ms']} ms", f"{c['floor_cpu_ms']} ms (floor)", f"{c['floor_cpu_ratio']}x",
+                         "", ""))
         rows.append(("  the same, next to the bare handler", f"{c['mediahook_ms']} ms", f"{c['bare_ms']} ms (bare)",
                      f"{c['ratio']}x", "", ""))
         if "no_ledger_ms" in c:

@@ -9,7 +9,8 @@ Tencent adds fields every few months. The quirks in Tencent's catalog shape the 
 * dates such as ``"0000-00-00T00:00:00Z"`` -> dates are plain strings, never parsed.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: pydantic would evaluate every annotation string again
+# when it creates the classes at import, about a third of their cold-start cost (docs/performance.md).
 
 from typing import Any
 

@@ -12,7 +12,8 @@ Fields that do not apply are null (lists: empty). Unknown fields are ignored, so
 working when a later version adds one (additions are listed in the changelog, docs/changelog.md).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: pydantic would evaluate every annotation string again
+# when it creates the classes at import, about a third of their cold-start cost (docs/performance.md).
 
 from typing import Literal
 

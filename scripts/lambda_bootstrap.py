@@ -64,15 +64,16 @@ def main() -> None:
         events = json.load(f)
     handler = getattr(importlib.import_module(module_name), function_name)
     responses: list[Any] = []
-    first_ms = None
+    first_ms = first_cpu_ms = None
     compiled_before_first: list[str] = []
     for n, event in enumerate(events):
         responses.append(handler(event, Context(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"), f"req-{n}")))
         if first_ms is None:
             first_ms = (time.perf_counter() - T0) * 1000
+            first_cpu_ms = time.process_time() * 1000  # this process's own CPU: what a busy machine does not inflate
             compiled_before_first = list(compiled_from_source)
     ours = [p for p in compiled_before_first if os.path.realpath(p).startswith(task_root + os.sep)]
-    result = {"first_ms": first_ms, "responses": responses, "compiled_from_source": ours,
+    result = {"first_ms": first_ms, "first_cpu_ms": first_cpu_ms, "responses": responses, "compiled_from_source": ours,
               "python": sys.version.split()[0], "flags": {"isolated": sys.flags.isolated,
                                                            "dont_write_bytecode": sys.flags.dont_write_bytecode},
               "sys_path": sys.path}

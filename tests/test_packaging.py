@@ -106,7 +106,8 @@ def test_each_function_has_its_own_least_privilege_role(packaged: Path) -> None:
         statements = _role_statements(template, resources[role])
         return {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
 
-    # every entry point may queue for forwarding (SendMessage) and nothing more of SQS
+    # every entry point may queue for forwarding (SendMessage) and nothing more of SQS; the scheduled ones may
+    # also send a failed run to their own dead-letter queue
     assert all({a for a in actions(roles[name]) if a.startswith("sqs:")} == {"sqs:SendMessage"}
                for name in ("handler.callback", "handler.pull", "handler.cmq", "handler.reconcile"))
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions(roles["handler.queue"])

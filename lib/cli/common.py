@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from lib.urls import require_secure_url
+
 SIGNATURE_LIFETIME = 600  # Tencent's default: signatures expire 10 minutes after sending
 DEBUG_HELP = "on an error, show the traceback too (every error is otherwise one line on stderr)"
 
@@ -143,13 +145,12 @@ class Unreachable(ConnectionError):
 def post(url: str, body: str | bytes, method: str = "POST", timeout: float = 30) -> tuple[int, dict[str, Any]]:
     """Send one HTTP request; return (status, JSON body or {"raw": text}); :class:`Unreachable` when nothing
     answers."""
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"not an http(s) URL: {url!r}")
+    require_secure_url(url, "--url")  # https, or http to loopback only (lib/urls.py)
     data = body.encode("utf-8") if isinstance(body, str) else body
     request = urllib.request.Request(url, data=data if method == "POST" else None, method=method,  # noqa: S310
                                      headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked above)
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scan/skips.yaml)
             status, text = response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as err:
         status, text = err.code, err.read().decode("utf-8", "replace")

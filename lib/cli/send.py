@@ -9,12 +9,13 @@ from pathlib import Path
 
 from lib.cli.common import Command, Unreachable, UnreadableSample, callback_url, load_sample, post, progress, sign_body
 from lib.cli.errors import CliError
+from lib.urls import url_argument
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="a bare Tencent payload, a batch envelope, or an API Gateway event from events/")
-    parser.add_argument("--url", required=True, help="the deployment's callback URL, e.g. https://.../callback")
+    parser.add_argument("--url", required=True, type=url_argument, help="the deployment's callback URL, e.g. https://.../callback")
     parser.add_argument("--sign-key", help="VOD callback key: adds T and Sign = md5(key + T)")
     parser.add_argument("--notify-key", help="MPS notify key: adds Timestamp and Sign = md5(Timestamp + key)")
     parser.add_argument("--token", help="append ?token=T (CME, unsigned VOD)")

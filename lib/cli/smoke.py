@@ -11,6 +11,7 @@ from typing import Any
 
 from lib.cli.common import Command, Unreachable, callback_url, post, sign_body
 from lib.cli.errors import CliError, require_aws
+from lib.urls import url_argument
 
 
 @dataclass
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", required=True, help="the deployment's callback URL (CallbackUrl)")
+    parser.add_argument("--url", required=True, type=url_argument, help="the deployment's callback URL (CallbackUrl)")
     auth = parser.add_mutually_exclusive_group()
     auth.add_argument("--sign-key", help="a VOD callback key of the deployment (vodSignKeys)")
     auth.add_argument("--token", help="a callback token of the deployment (callbackTokens)")

@@ -1,0 +1,50 @@
+"""The one rule for the URLs mediahook opens itself with ``urlopen`` (the TDMQ-CMQ API in ``lib/cmq.py``, the
+CLI's posts in ``lib/cli/common.py``): ``https`` only, or ``http`` to this machine's loopback address.
+
+Why: a CMQ request carries a signature and a secret id, a CLI post a signed body or a ``?token=``; over plain
+http on a network they travel in clear, and ``urlopen`` would also follow ``file:`` or ``ftp:``. The loopback
+exception is for the local stand-ins (the fakes in tests/fakes/, moto, serverless-offline), which never leave
+the machine. Standard library only: the CLI imports it before anything heavy."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def insecure_url(url: str) -> str | None:
+    """Why ``url`` may not be opened (one sentence), or None if it may: ``https://host...``, or
+    ``http://`` to 127.0.0.0/8, ::1 or localhost."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return None
+    return (f"an https:// URL expected (http:// only to 127.0.0.1, ::1 or localhost, for a local stack), "
+            f"got {url!r}")
+
+
+def require_secure_url(url: str, what: str) -> str:
+    """``url`` itself if it may be opened, else ValueError naming ``what`` (the option or variable it came from)."""
+    if problem := insecure_url(url):
+        raise ValueError(f"{what}: {problem}")
+    return url
+
+
+def url_argument(value: str) -> str:
+    """argparse ``type=`` for a command's ``--url``: a URL that may not be opened is a usage error (exit 2, the
+    reason on stderr), before anything is sent."""
+    import argparse
+
+    if problem := insecure_url(value):
+        raise argparse.ArgumentTypeError(problem)
+    return value
