@@ -92,6 +92,10 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                   {"AttributeName": "sk", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+        boto3.client("firehose", **creds).create_delivery_stream(  # the events table's stream (lib/query/row.py)
+            DeliveryStreamName="bench-events-table", DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration={"RoleARN": "arn:aws:iam::123456789012:role/bench",
+                                                "BucketARN": "arn:aws:s3:::bench-archive", "Prefix": "tables/events/"})
         task = {True: lambda_like.unpack(artifact, Path(tmp) / "task"),
                 False: lambda_like.unpack(artifact, Path(tmp) / "task-source", bytecode=False)}
         baselines = Path(tmp) / "baselines"  # the floor and bare modules, byte-compiled like the artifact
@@ -104,10 +108,12 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
                  "CALLBACK_TOKENS": "local-demo-token", "POWERTOOLS_SERVICE_NAME": "mediahook",
                  "POWERTOOLS_METRICS_NAMESPACE": "Mediahook"}
         ledger_extra = {**extra, "LEDGER_TABLE": "bench-ledger"}
+        table_extra = {**ledger_extra, "EVENTS_STREAM_NAME": "bench-events-table"}
         configs = {  # name: (task root, handler, extra path)
             "mediahook": (task[True], "handler.callback", []),
             "mediahook_source": (task[False], "handler.callback", []),
             "mediahook_no_ledger": (task[True], "handler.callback", []),  # the same without LEDGER_TABLE
+            "mediahook_table": (task[True], "handler.callback", []),  # the same with the events table's row
             "floor": (task[True], "_cold_floor.handler", [str(baselines)]),
             "floor_source": (task[False], "_cold_floor.handler", [str(baselines)]),
             "bare": (task[True], "_cold_bare.handler", [str(baselines)]),
@@ -120,7 +126,8 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
                 event = _unique_event(template, n * len(configs) + index)
                 with_ledger = name in ("mediahook", "mediahook_source")  # on by default in the stack
                 env = lambda_like.lambda_environment("mediahook-bench-callback", handler, root, runtime,
-                                                     ledger_extra if with_ledger else extra)
+                                                     table_extra if name == "mediahook_table"
+                                                     else ledger_extra if with_ledger else extra)
                 recorded = lambda_like.invoke(python, root, runtime, handler, [event], env, extra_path=extra_path)
                 assert recorded["responses"][0]["statusCode"] == 200, recorded["responses"]
                 compiled[name] = len(recorded["compiled_from_source"])
@@ -136,6 +143,8 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
             "floor_ms": round(ms["floor"], 1), "floor_source_ms": round(ms["floor_source"], 1),
             "bare_ms": round(ms["bare"], 1), "no_ledger_ms": round(ms["mediahook_no_ledger"], 1),
             "ledger_ratio": round(ms["mediahook"] / ms["mediahook_no_ledger"], 2),
+            "table_ms": round(ms["mediahook_table"], 1),
+            "table_ratio": round(ms["mediahook_table"] / ms["mediahook"], 2),
             "floor_ratio": round(ms["mediahook"] / ms["floor"], 2), "ratio": round(ms["mediahook"] / ms["bare"], 2),
             "floor_to_bare": round(ms["floor"] / ms["bare"], 2),
             "source_ratio": round(ms["mediahook_source"] / ms["floor_source"], 2),
@@ -285,6 +294,9 @@ def table(results: dict[str, Any]) -> str:
         if "no_ledger_ms" in c:
             rows.append(("  the same, next to it without the ledger (LEDGER_TABLE unset)", f"{c['mediahook_ms']} ms",
                          f"{c['no_ledger_ms']} ms (no ledger)", f"{c['ledger_ratio']}x", "", ""))
+        if "table_ms" in c:
+            rows.append(("  the same with the events table's row (EVENTS_STREAM_NAME set)", f"{c['table_ms']} ms",
+                         f"{c['mediahook_ms']} ms (no row)", f"{c['table_ratio']}x", "", ""))
         rows.append(("  the floor (the card's stack, nothing else), next to bare", f"{c['floor_ms']} ms",
                      f"{c['bare_ms']} ms (bare)", f"{c['floor_to_bare']}x", "", ""))
         rows.append(("  without shipped bytecode (compiled at every cold start)", f"{c['mediahook_source_ms']} ms",

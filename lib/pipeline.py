@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -99,31 +99,58 @@ def run_effects(event: InboundEvent, *, delivery: Delivery, settings: Settings,
     if not archived.created:
         logger.info("event already archived; publishing again", extra={"archive_key": key})
     state_change = _state_change(pending, key)
-    notify(event, archived, delivery=delivery, received_at=stamp, settings=settings, state_change=state_change)
-    # The event is accepted now. Its first acceptance: with IDEMPOTENCY_TABLE these effects run once per event
-    # (a failed attempt releases its record, so its retry is still the first acceptance); without one, the
-    # archive's conditional write is the witness.
+    # The events table's row, side by side with the notification (its round trip is not added to the
+    # callback's). Once per event: with IDEMPOTENCY_TABLE these effects run once per accepted event (a failed
+    # attempt releases its record: its retry writes the row again, and the events view keeps one); without
+    # one, the archive's conditional write is the witness of the first time.
+    row = None
     if settings.events_stream_name and (archived.created or settings.idempotency_table):
-        add_table_row(event, key, delivery=delivery, received_at=stamp, state_change=state_change,
-                      stream=settings.events_stream_name)
+        row = start_table_row(event, key, delivery=delivery, received_at=stamp, state_change=state_change,
+                              stream=settings.events_stream_name)
+    try:
+        notify(event, archived, delivery=delivery, received_at=stamp, settings=settings, state_change=state_change)
+    finally:
+        finish_table_row(row)
     return {"archive_key": key, "state_change": state_change}
 
 
-def add_table_row(event: InboundEvent, key: str, *, delivery: Delivery, received_at: str,
-                  state_change: StateChange | None, stream: str) -> None:
-    """The event's row in the events table (lib/query/row.py), written once the event is accepted for the first
-    time (a re-sent copy or a replay adds none; an at-least-once copy is deduplicated by the ``events`` view).
-    Never fails the delivery: the archive is the record, a lost row is counted (TableRowsFailed) and
-    ``mediahook query backfill`` rebuilds it."""
+@functools.cache
+def _row_writers() -> ThreadPoolExecutor:
+    """The threads that put table rows (created on the first row: nothing at cold start)."""
+    return ThreadPoolExecutor(4, thread_name_prefix="table-row")
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """A row on its way to the events table's stream."""
+
+    future: Future[None]
+    product: str
+    archive_key: str
+
+
+def start_table_row(event: InboundEvent, key: str, *, delivery: Delivery, received_at: str,
+                    state_change: StateChange | None, stream: str) -> TableRow:
+    """Put the event's row in the events table (lib/query/row.py) on a writer thread; ``finish_table_row`` waits
+    for it."""
     from lib.query.row import event_row, write_row  # off the cold path: only when the table is configured
 
+    row = event_row(event, archive_key=key, delivery=delivery, received_at=received_at, state_change=state_change)
+    future = _row_writers().submit(lambda: write_row(aws.client("firehose"), stream, row))
+    return TableRow(future, event.product, key)
+
+
+def finish_table_row(row: TableRow | None) -> None:
+    """Wait for the row (a frozen sandbox must not resume it later). Its failure never fails the delivery: the
+    archive is the record, a lost row is counted (TableRowsFailed) and ``mediahook query backfill`` rebuilds it."""
+    if row is None:
+        return
     try:
-        write_row(aws.client("firehose"), stream, event_row(event, archive_key=key, delivery=delivery,
-                                                            received_at=received_at, state_change=state_change))
+        row.future.result()
     except (ClientError, BotoCoreError):
-        count("TableRowsFailed", product=event.product)
+        count("TableRowsFailed", product=row.product)
         logger.exception("events table row not written (the archive has the event; backfill rebuilds the row)",
-                         extra={"archive_key": key})
+                         extra={"archive_key": row.archive_key})
 
 
 def _state_change(pending: Pending | None, key: str) -> StateChange | None:

@@ -2,10 +2,11 @@
 the Firehose delivery stream (``EVENTS_STREAM_NAME``), which batches rows into gzip NDJSON objects under
 ``dt=YYYY-MM-DD/``.
 
-The row is written once, after the event's notification, when the event is accepted for the first time:
-the idempotency record says so (``IDEMPOTENCY_TABLE``), or without one, the conditional archive write created
-its object. The archive is the record: a failed row write is logged and counted (``TableRowsFailed``) and
-does not fail the delivery; ``mediahook query backfill`` rebuilds the missing rows from the archive.
+The pipeline puts the row beside the event's notification, once per event: when the idempotency record
+(``IDEMPOTENCY_TABLE``) runs the event's effects, or without one, when the conditional archive write created
+its object (a retried attempt may put a second copy: the ``events`` view keeps one). The archive is the
+record: a failed row write is logged and counted (``TableRowsFailed``) and does not fail the delivery;
+``mediahook query backfill`` rebuilds the missing rows from the archive.
 Nothing here is imported at cold start (the pipeline imports it on the first row), and the Firehose
 client is created on first use.
 """
