@@ -207,3 +207,18 @@ def test_without_idempotency_a_retried_delivery_keeps_the_row_of_its_first_attem
     assert handler.callback(http_event(body, path="/callback/vod"), context)["statusCode"] == 200
     assert [r["event_type"] for r in _rows(table)] == ["NewFileUpload"]  # the archive write of the retry found
     assert len(run_query("SELECT * FROM events").rows) == 1              # its object: no second row
+
+
+def test_an_event_recovered_by_reconciliation_is_a_recovered_row(table: Aws) -> None:
+    from lib.intake import read_event
+    from lib.pipeline import process
+
+    document = {"EventType": "ProcedureStateChanged", "ProcedureStateChangeEvent": {
+        "TaskId": "t-recovered", "Status": "FINISH", "ErrCode": 0, "Message": "", "FileId": "5285890784246869930"}}
+    process(read_event(document, pinned="vod"), delivery="reconcile", settings=get_settings())
+    process(read_event({**document, "ProcedureStateChangeEvent": {
+        **document["ProcedureStateChangeEvent"], "TaskId": "t-pushed"}}, pinned="vod"),
+        delivery="push", settings=get_settings())
+    rows = run_query(named_query("recovered", since="1d")).rows
+    assert [(r["task_id"], r["event_type"]) for r in rows] == [("t-recovered", "ProcedureStateChanged")]
+    assert run_query("SELECT delivery FROM events WHERE recovered").rows == [{"delivery": "reconcile"}]
