@@ -73,6 +73,14 @@ def cmq(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return tdmq_cmq.run(get_settings(), context).as_dict()
 
 
+@entry_point
+def forward(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Forwarding: deliver queued notifications to their destinations (SQS FIFO, partial batch failures)."""
+    from lib.forward import delivery  # the callback never loads the delivery path
+
+    return delivery.handle(event, context)
+
+
 # Everything imported above lives as long as the sandbox: freeze it out of the cyclic collector's walk, so that
 # the first invocation does not pay for a full collection over the ~130k objects of the imports (about 30 ms
 # at cold start when one falls inside it; make bench measures the cold start).

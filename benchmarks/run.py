@@ -17,7 +17,9 @@ noise. Each figure sits next to the baseline it is judged against, measured in t
    budget and without it;
 6. the ledger: the callback with LEDGER_TABLE next to the callback without it, 20 ms added to every (in-memory)
    AWS call, in the same run; and the ledger's DynamoDB writes per event over every sample;
-7. the events table (benchmarks/_query.py): its cost per million events at list prices, the bytes a named query
+7. forwarding: the callback with one destination configured next to the callback with none (the ledger on in
+   both), 20 ms added to every (in-memory) AWS call, SQS included, in the same run.
+8. the events table (benchmarks/_query.py): its cost per million events at list prices, the bytes a named query
    scans per million events, and the local engine's ``failures --since 7d`` over 100,000 events next to reading
    the same events one object at a time from the archive.
 """
@@ -41,7 +43,7 @@ from benchmarks.common import ROOT, median
 
 RESULTS = ROOT / "benchmarks" / "results"
 TARGETS = {"cold_start_floor_ratio": 1.1, "warm_p50_ratio": 6.0, "pull_events_per_s": 300.0, "pull_speedup": 5.0,
-           "package_mb": 10.0, "ledger_ratio": 1.1}
+           "package_mb": 10.0, "ledger_ratio": 1.1, "forward_ratio": 1.1}
 # DynamoDB on-demand, us-east-1, as priced since November 2024: USD per million write request units.
 ON_DEMAND_WRITE_USD_PER_MILLION = 0.625
 
@@ -255,7 +257,28 @@ def ledger_cost(events: int, latency: float) -> dict[str, Any]:
     return data
 
 
+# --------------------------------------------------------------------------- 7. forwarding
+
+
+def forward_cost(events: int, latency: float) -> dict[str, Any]:
+    """The callback with one forwarding destination vs none (benchmarks/_forward.py, in a process of its own)."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+        target = out.name
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "FORWARD_"))}
+    env |= {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "mediahook",
+            "POWERTOOLS_METRICS_NAMESPACE": "Mediahook", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    subprocess.run([sys.executable, "-m", "benchmarks._forward", target, str(events), str(latency)], cwd=ROOT,
+                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=1200)
+    data: dict[str, Any] = json.loads(Path(target).read_text())
+    Path(target).unlink()
+    return data
+
+
+# --------------------------------------------------------------------------- 8. the events table
+
+
 def query_table(events: int, archive_sample: int) -> dict[str, Any]:
+    """The events table's cost and the local engine's speed (benchmarks/_query.py, in a process of its own)."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
         target = out.name
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
@@ -327,6 +350,12 @@ def table(results: dict[str, Any]) -> str:
         rows.append((f"  ledger writes per event, every sample (first / again; max {w['max']})",
                      f"{w['first_mean']} / {w['again_mean']} WRU", f"USD {usd['first']} / {usd['again']} per M events",
                      "", f"at USD {usd['price_usd_per_million_writes']}/M WRU", ""))
+    if "forward" in results:
+        d = results["forward"]
+        rows.append((f"callback with one forwarding destination, p50 of {d['events']} events, "
+                     f"{d['latency_ms']:.0f} ms per AWS call", f"{d['with_p50_ms']} ms",
+                     f"{d['without_p50_ms']} ms (none)", f"{d['ratio']}x", f"<= {TARGETS['forward_ratio']}x",
+                     "yes" if d["ratio"] <= TARGETS["forward_ratio"] else "NO"))
     if "flood" in results:
         f = results["flood"]
         b, u = f["budget"], f["unbudgeted"]
@@ -363,9 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test of the harness)")
     parser.add_argument("--only", nargs="*",
-                        choices=["cold_start", "warm", "pull", "flood", "package", "ledger", "query"])
+                        choices=["cold_start", "warm", "pull", "flood", "package", "ledger", "forward", "query"])
     args = parser.parse_args(argv)
-    only = set(args.only or ["cold_start", "warm", "pull", "flood", "package", "ledger", "query"])
+    only = set(args.only or ["cold_start", "warm", "pull", "flood", "package", "ledger", "forward", "query"])
     results: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                            "platform": platform.platform()}, "id": str(uuid.uuid4())}
@@ -384,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         results["package"] = package_size(artifact)
     if "ledger" in only:
         results["ledger"] = ledger_cost(events=40 if args.quick else 200, latency=0.02)
+    if "forward" in only:
+        results["forward"] = forward_cost(events=40 if args.quick else 200, latency=0.02)
     if "query" in only:
         results["query"] = query_table(events=5_000 if args.quick else 100_000,
                                        archive_sample=200 if args.quick else 2_000)

@@ -1,4 +1,4 @@
-"""The pipeline every entry point shares: archive first, then publish, then acknowledge.
+"""The pipeline every entry point shares: archive first, then publish (and queue for forwarding), then acknowledge.
 
 Ordering is the whole point. An event is published only after its bytes are in S3 (and, with
 ``LEDGER_TABLE``, it is recorded in the ledger, side by side with the archive write), and the caller
@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lib import aws, dedup
 from lib.archive import archive_key, metadata, put_event
 from lib.errors import StorageUnavailable
+from lib.forward import enqueue as forward
 from lib.intake import InboundEvent
 from lib.ledger import LedgerUnavailable, Pending, ledger_for
 from lib.notification import Delivery, StateChange
@@ -108,7 +109,10 @@ def run_effects(event: InboundEvent, *, delivery: Delivery, settings: Settings,
         row = start_table_row(event, key, delivery=delivery, received_at=stamp, state_change=state_change,
                               stream=settings.events_stream_name)
     try:
-        notify(event, archived, delivery=delivery, received_at=stamp, settings=settings, state_change=state_change)
+        with forward.queued_alongside(event, archived, delivery=delivery, received_at=stamp, settings=settings,
+                                      state_change=state_change):
+            notify(event, archived, delivery=delivery, received_at=stamp, settings=settings,
+                   state_change=state_change)
     finally:
         finish_table_row(row)
     return {"archive_key": key, "state_change": state_change}

@@ -81,6 +81,15 @@ class Settings(EnvSettings):
     # Refusals (4xx) logged one by one per sandbox and minute; the rest are counted and summarised once a
     # minute (lib/refusals.py): a flood of forged requests must not also fill CloudWatch Logs.
     refusal_log_per_minute: int = Field(default=20, ge=0)
+    # Forwarding (docs/forwarding.md): the destinations (a JSON list), the FIFO queue every entry point queues
+    # their messages on, its dead-letter queue, and the delivery function's concurrency (the rate limit's share).
+    # The JSON text, checked here (a bad list fails at cold start, naming the destination) and read by
+    # lib/forward/config.destinations_of: a stage without destinations never loads their models.
+    forward_destinations: str = ""
+    forward_queue_url: str | None = None
+    forward_dead_letter_queue_url: str | None = None
+    forward_concurrency: int = Field(default=2, ge=1, le=1000)
+    forward_allow_loopback: bool = False  # local mode only (make serve/demo): the endpoint is on 127.0.0.1
     # The events table (lib/query/): the Firehose delivery stream that takes one row per accepted event. Unset:
     # no rows are written (``mediahook query backfill`` builds them from the archive later).
     events_stream_name: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9_.-]{1,64}$")
@@ -99,6 +108,21 @@ class Settings(EnvSettings):
         if not self.events_topic_arn and not self.event_bus_name:
             raise ValueError("EVENTS_TOPIC_ARN or EVENT_BUS_NAME (or both) must be set: notifications need a target")
         return self
+
+    @model_validator(mode="after")
+    def _forwarding_has_a_queue(self) -> Self:
+        if self.forward_destinations.strip() not in ("", "[]") and not self.forward_queue_url:
+            raise ValueError("FORWARD_DESTINATIONS is set: FORWARD_QUEUE_URL (the forwarding queue) must be too")
+        return self
+
+    @field_validator("forward_destinations")
+    @classmethod
+    def _destinations(cls, value: str) -> str:
+        if value.strip():
+            from lib.forward.config import check_destinations  # only stages that forward load its models
+
+            check_destinations(value)
+        return value
 
     @field_validator("verify_events", mode="before")
     @classmethod

@@ -90,13 +90,29 @@ class MediahookArtifact {
     return executable;
   }
 
+  /**
+   * MEDIAHOOK_TEMPLATE_ONLY=1: the tests that read only the CloudFormation template (one package per set of
+   * stage parameters) skip what makes the zip worth deploying: the dependencies are not installed (the
+   * requirements file is pointed at one that does not exist, which serverless-python-requirements skips) and
+   * the bytecode is not compiled. The template is compiled as always; only the code hashes in it differ.
+   */
+  templateOnly() {
+    return process.env.MEDIAHOOK_TEMPLATE_ONLY === '1';
+  }
+
   useRuntimePython() {
     const custom = (this.serverless.service.custom = this.serverless.service.custom || {});
+    if (this.templateOnly()) {
+      custom.pythonRequirements = { ...(custom.pythonRequirements || {}), fileName: 'template-only.no-requirements' };
+      this.log.notice('MEDIAHOOK_TEMPLATE_ONLY=1: the template only; the zip has no dependencies (not deployable)');
+      return;
+    }
     custom.pythonRequirements = { ...(custom.pythonRequirements || {}), pythonBin: this.python() };
     this.log.info(`Building with ${this.executable}`);
   }
 
   finish() {
+    if (this.templateOnly()) return;
     const service = this.serverless.service;
     const artifacts = new Set();
     if (service.package && service.package.artifact) artifacts.add(service.package.artifact);

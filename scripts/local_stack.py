@@ -1,15 +1,21 @@
 """mediahook on this machine: moto server for AWS, serverless-offline for the gateway.
 
     python scripts/local_stack.py demo    # start, post every sample (signed) + bad deliveries, print a table, stop
-    python scripts/local_stack.py serve   # start and stay up; prints the URL and a curl line; Ctrl-C stops
+    python scripts/local_stack.py serve   # start and stay up; prints the URL, the `export` line for the
+                                          # mediahook command, commands to try; Ctrl-C (or SIGTERM) stops
 
 Ports: --moto-port (MOTO_PORT, 5000), --http-port (OFFLINE_HTTP_PORT, 3000), --lambda-port (OFFLINE_LAMBDA_PORT, 3002).
-Everything listens on 127.0.0.1 and everything started here is stopped on exit, Ctrl-C included.
+Everything listens on 127.0.0.1 and everything started here is stopped on exit, on Ctrl-C, SIGTERM and SIGHUP,
+whatever signal dispositions this process inherited (``running``).
+
+The parts, in order: the ports and processes (``Stack``: start, the AWS resources, stop), ``running`` (the
+signals), the demo (``run_demo``, ``print_table`` and its legend), ``serve`` (the banner, then waiting), ``main``.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import signal
@@ -28,11 +34,15 @@ sys.path.insert(0, str(ROOT))
 
 from lib import ledger  # noqa: E402
 from lib.cli import callback_url, load_sample, post, progress, sign_body  # noqa: E402
+from lib.cli.common import plural  # noqa: E402
 
 REGION = "us-east-1"
 BUCKET, TOPIC, TABLE, QUEUE = ("mediahook-local-archive", "mediahook-local-events", "mediahook-local-idempotency",
                                "mediahook-local-notifications")
 LEDGER = "mediahook-local-ledger"  # the ledger (lib/ledger.py): as serverless.yml's LedgerTable
+# Forwarding (docs/forwarding.md): the queues as serverless.yml's, and destination `local`'s secret in moto's SSM.
+FORWARD_QUEUE, FORWARD_DLQ = "mediahook-local-forward.fifo", "mediahook-local-forward-dlq.fifo"
+FORWARD_SECRET_PARAM = "/mediahook/local/forward/local"
 EVENTS_STREAM = "mediahook-local-events"  # the events table's delivery stream (lib/query/): as serverless.yml's
 # The `local` stage's secrets in serverless.yml.
 VOD_KEY, MPS_KEY, TOKEN = "localdemovodkey", "localdemompskey", "local-demo-token"
@@ -42,6 +52,38 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "loc
 
 class StackError(RuntimeError):
     """Something the user can fix (a busy port, a missing install); printed without a traceback."""
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """Destination `local`: where, in which format, with which secret (FORWARD_URL, FORWARD_FORMAT,
+    FORWARD_SECRET or FORWARD_SIGN_KEY)."""
+
+    url: str
+    format: str
+    secret: str
+
+
+def forwarding_from_env(env: dict[str, str] | os._Environ[str]) -> Forwarding | None:
+    """Destination `local` from FORWARD_URL (none without it): a whsec_ FORWARD_SECRET for cloudevents (one is
+    made up when not given), FORWARD_SIGN_KEY for tencent."""
+    url = env.get("FORWARD_URL", "").strip()
+    if not url:
+        return None
+    form = env.get("FORWARD_FORMAT", "cloudevents").strip() or "cloudevents"
+    if form == "tencent":
+        key = env.get("FORWARD_SIGN_KEY", "").strip()
+        if not key:
+            raise StackError("FORWARD_FORMAT=tencent needs FORWARD_SIGN_KEY: the key your handler checks Sign with "
+                             "(one key, or vod=KEY,mps=KEY)")
+        return Forwarding(url, form, key)
+    if form != "cloudevents":
+        raise StackError(f"FORWARD_FORMAT: cloudevents or tencent, not {form!r}")
+    secret = env.get("FORWARD_SECRET", "").strip() or "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    if not secret.startswith("whsec_"):
+        raise StackError("FORWARD_SECRET: a whsec_ secret expected (whsec_ + base64), e.g. whsec_" +
+                         base64.b64encode(b"0123456789abcdef").decode())
+    return Forwarding(url, form, secret)
 
 
 def port_is_free(port: int) -> bool:
@@ -83,6 +125,7 @@ class Stack:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     topic_arn: str = ""
     queue_url: str = ""
+    forward: Forwarding | None = None  # FORWARD_URL given (serve) or the demo's endpoint: destination `local`
 
     @property
     def endpoint(self) -> str:
@@ -126,6 +169,7 @@ class Stack:
                                                str(self.moto_port)], env)
         wait_for_port(self.moto_port, moto, 30, moto_log)
         self._create_resources()
+        env |= self._create_forwarding()
 
         env |= {"AWS_ENDPOINT_URL": self.endpoint, "ARCHIVE_BUCKET": BUCKET, "EVENTS_TOPIC_ARN": self.topic_arn,
                 "IDEMPOTENCY_TABLE": TABLE, "LEDGER_TABLE": LEDGER, "EVENTS_STREAM_NAME": EVENTS_STREAM,
@@ -135,6 +179,7 @@ class Stack:
         gateway, gateway_log = self._spawn("offline", [str(osls), "offline", "start", "--stage", "local",
                                                        *self.osls_args], env)
         wait_for_port(self.http_port, gateway, 120, gateway_log)
+        self._start_forward_event_source(env)
 
     def _create_resources(self) -> None:
         s3, sns, sqs, dynamodb = (self.clients(s) for s in ("s3", "sns", "sqs", "dynamodb"))
@@ -150,6 +195,35 @@ class Stack:
                                              AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn,
                       Attributes={"RawMessageDelivery": "true"})
+
+    def _create_forwarding(self) -> dict[str, str]:
+        """The forwarding queues (as serverless.yml's) and, with a destination, its secret in moto's SSM; returns
+        what the functions' environment gets (the destination list names the secret, never holds it)."""
+        sqs = self.clients("sqs")
+        fifo = {"FifoQueue": "true"}
+        queue = sqs.create_queue(QueueName=FORWARD_QUEUE, Attributes={**fifo, "VisibilityTimeout": "360"})["QueueUrl"]
+        dead = sqs.create_queue(QueueName=FORWARD_DLQ, Attributes=fifo)["QueueUrl"]
+        env = {"FORWARD_QUEUE_URL": queue, "FORWARD_DEAD_LETTER_QUEUE_URL": dead, "FORWARD_ALLOW_LOOPBACK": "true",
+               "FORWARD_DESTINATIONS": ""}
+        if self.forward:
+            self.clients("ssm").put_parameter(Name=FORWARD_SECRET_PARAM, Value=self.forward.secret,
+                                              Type="SecureString", Overwrite=True)
+            env["FORWARD_DESTINATIONS"] = json.dumps([{"name": "local", "url": self.forward.url,
+                                                       "format": self.forward.format,
+                                                       "secret_param": FORWARD_SECRET_PARAM}])
+        return env
+
+    def _start_forward_event_source(self, env: dict[str, str]) -> None:
+        """The forward function, run as Lambda's SQS event source runs it (scripts/sqs_event_source.py)."""
+        if not self.forward:
+            return
+        source, log = self._spawn("forward", [sys.executable, str(ROOT / "scripts" / "sqs_event_source.py"),
+                                              "--queue-url", env["FORWARD_QUEUE_URL"], "--handler", "handler.forward"],
+                                  {**env, "POWERTOOLS_SERVICE_NAME": "mediahook",
+                                   "POWERTOOLS_METRICS_NAMESPACE": "Mediahook"})
+        time.sleep(0.5)
+        if source.poll() is not None:
+            raise StackError(f"the forward event source exited early; see {log}:\n{_tail(log)}")
 
     def received(self) -> list[dict[str, Any]]:
         """Every CloudEvent delivered so far to the queue subscribed to the topic (drained)."""
@@ -184,19 +258,33 @@ class Stack:
         self.processes.clear()
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop_requested(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 @contextmanager
 def running(stack: Stack) -> Iterator[Stack]:
-    """Start the stack; stop everything on exit, on Ctrl-C and on SIGTERM."""
-    def on_signal(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
+    """Start the stack; stop everything on exit, on Ctrl-C, SIGTERM and SIGHUP.
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    The handlers are installed explicitly, whatever this process inherited: Python installs its SIGINT
+    handler only when SIGINT was not ignored, and `nohup`, `&` in a non-interactive shell and some CI runners
+    start programs with it ignored. While the children are being stopped, a second signal is ignored, so it
+    cannot cut the clean-up short."""
+    previous = {signum: signal.signal(signum, _stop_requested) for signum in STOP_SIGNALS}
     try:
         stack.start()
         yield stack
     finally:
-        stack.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+        try:
+            stack.stop()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 # --------------------------------------------------------------------------- the demo
@@ -212,6 +300,7 @@ class Row:
     archive_key: str = ""
     notified: str = ""
     note: str = ""
+    forwarded: str = ""  # to the demo's endpoint: yes, no (stale), (earlier), NO
 
 
 def create_events_table_stream(firehose: Any) -> None:
@@ -277,25 +366,183 @@ def run_demo(stack: Stack, show_progress: bool = True) -> list[Row]:
     return rows
 
 
+# What the last column's notes mean, printed under the demo's table (and in docs/getting-started.md).
+LEGEND = (
+    ("advanced", "moved its resource's state forward (a resource's first event included)"),
+    ("repeated", "the same rank as its resource's latest state, in other bytes (here: legacy v2.0 samples of "
+                 "tasks their newer sample already finished)"),
+    ("stale", "behind its resource's latest state, e.g. posted after the resource's deletion (here: samples "
+              "naming a file or class that a deletion sample, earlier in name order, deleted; Tencent's samples "
+              "share ids). Not a fault: archived and published like the others"),
+    ("duplicate", "the very same event again (same event_id): answered 200 from the archive, not published again"),
+)
+NOTE_ORDER = tuple(note for note, _ in LEGEND)
+
+
+def note_counts(rows: list[Row]) -> dict[str, int]:
+    """How many accepted deliveries got each note, in the legend's order (notes the legend lacks after it)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.expected == 200 and row.note:
+            counts[row.note] = counts.get(row.note, 0) + 1
+    return {note: counts[note] for note in sorted(counts, key=lambda n: (n not in NOTE_ORDER, NOTE_ORDER.index(n)
+                                                                          if n in NOTE_ORDER else 0, n))}
+
+
 def print_table(rows: list[Row], out: Any = None) -> None:
     out = out or sys.stdout
-    header = f"{'delivery':<62} {'status':>6}  {'event_id':<14} {'notified':<9} archive key / note"
+    header = f"{'delivery':<62} {'status':>6}  {'event_id':<14} {'notified':<9} {'forwarded':<10} archive key / note"
     out.write(header + "\n" + "-" * len(header) + "\n")
     for row in rows:
         mark = "" if row.status == row.expected else f"  <-- expected {row.expected}"
         detail = row.archive_key or row.note
         if row.archive_key and row.note:
             detail = f"{row.archive_key} ({row.note})"
-        out.write(f"{row.name[:62]:<62} {row.status:>6}  {row.event_id[:12]:<14} {row.notified:<9} {detail}{mark}\n")
+        out.write(f"{row.name[:62]:<62} {row.status:>6}  {row.event_id[:12]:<14} {row.notified:<9} "
+                  f"{row.forwarded or '-':<10} {detail}{mark}\n")
+    out.write("\nnotes (the ledger's state_change, docs/ledger.md; a refusal's note is its error code):\n")
+    for note, meaning in LEGEND:
+        out.write(f"  {note:<10} {meaning}\n")
     ok = sum(r.status == r.expected for r in rows)
     archived = len({(r.product, r.event_id) for r in rows if r.archive_key})
-    out.write(f"\n{ok}/{len(rows)} deliveries answered as expected; {archived} events archived and published; "
-              f"{sum(1 for r in rows if r.expected >= 400)} bad deliveries refused, nothing written for them.\n")
+    refused = sum(1 for r in rows if r.expected >= 400)
+    by_note = ", ".join(f"{count} {note}" for note, count in note_counts(rows).items())
+    out.write(f"\n{ok}/{len(rows)} deliveries answered as expected; {plural(archived, 'event')} archived and published"
+              f"{f' ({by_note})' if by_note else ''}; {plural(refused, 'bad delivery', 'bad deliveries')} refused, "
+              "nothing written for them.\n")
 
 
 def demo_ok(rows: list[Row]) -> bool:
     return all(r.status == r.expected for r in rows) and all(
-        r.notified in ("yes", "(earlier)") for r in rows if r.expected == 200)
+        r.notified in ("yes", "(earlier)") and r.forwarded != "NO" for r in rows if r.expected == 200)
+
+
+# --------------------------------------------------------------------------- the demo's forwarding endpoint
+
+
+class DemoEndpoint:
+    """The endpoint `make demo` forwards to, on 127.0.0.1: it verifies each delivery as a Standard Webhooks
+    receiver does (the standardwebhooks library) and keeps the CloudEvents it accepted, by (source, id)."""
+
+    def __init__(self) -> None:
+        self.secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+        self.accepted: dict[tuple[str, str], dict[str, Any]] = {}
+        self.refused = 0
+        self._server: Any = None
+
+    def start(self) -> str:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from standardwebhooks import Webhook
+
+        webhook, endpoint = Webhook(self.secret), self
+
+        class Receive(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                try:
+                    cloud_event = webhook.verify(body, dict(self.headers.items()))
+                except Exception:  # noqa: BLE001 - any failure to verify is a refusal
+                    endpoint.refused += 1
+                    self.send_response(401)
+                else:
+                    endpoint.accepted[(cloud_event["source"], cloud_event["id"])] = cloud_event
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Receive)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hooks/mediahook"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def mark_forwarded(rows: list[Row], endpoint: DemoEndpoint, timeout: float = 60) -> None:
+    """Wait for the forwarded events (every accepted one but duplicates and stale ones), then fill the column."""
+    def due(row: Row) -> bool:
+        return bool(row.event_id) and row.note not in ("duplicate", "stale")
+
+    wanted = {(f"tencentcloud/{r.product}", r.event_id) for r in rows if due(r)}
+    deadline = time.monotonic() + timeout
+    while not wanted <= set(endpoint.accepted) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    for row in rows:
+        if row.event_id:
+            key = (f"tencentcloud/{row.product}", row.event_id)
+            row.forwarded = ("(earlier)" if row.note == "duplicate" else "yes" if key in endpoint.accepted
+                             else "no (stale)" if row.note == "stale" else "NO")
+
+
+def forwarding_summary(rows: list[Row], endpoint: DemoEndpoint, out: Any = None) -> None:
+    out = out or sys.stdout
+    forwarded = len({(r.product, r.event_id) for r in rows if r.forwarded == "yes"})
+    out.write(f"{forwarded} events forwarded to the demo's endpoint, each verified as Standard Webhooks signs "
+              f"({endpoint.refused} refused); stale events and duplicate deliveries not forwarded.\n")
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def cli_environment(stack: Stack) -> dict[str, str]:
+    """What the ``mediahook`` command needs to work against this stack: its endpoint, resources, credentials."""
+    return {"AWS_ENDPOINT_URL": stack.endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION, "ARCHIVE_BUCKET": BUCKET, "EVENTS_TOPIC_ARN": stack.topic_arn,
+            "LEDGER_TABLE": LEDGER}
+
+
+def mediahook_command() -> str:
+    """The console command as the user can type it from here: the repository's ``.venv/bin/mediahook`` (what
+    ``make install`` installs), else this interpreter's, else ``python -m lib.cli`` with this interpreter."""
+    for command in (ROOT / ".venv" / "bin" / "mediahook", Path(sys.executable).parent / "mediahook"):
+        if command.exists():
+            relative = os.path.relpath(command)
+            return relative if not relative.startswith("..") else str(command)
+    return f"{sys.executable} -m lib.cli"
+
+
+def banner(stack: Stack, log_dir: Path) -> str:
+    """What ``serve`` prints once the stack is up: the URL, the line to paste, and commands to try."""
+    mediahook = mediahook_command()
+    paste = " ".join(f"{name}={value}" for name, value in cli_environment(stack).items())
+    return "\n".join([
+        f"mediahook is up: {stack.callback}  (moto server for AWS: {stack.endpoint}; logs in {log_dir})",
+        "",
+        "Paste this in another terminal, for the mediahook command (and boto3) to use this stack:",
+        f"  export {paste}",
+        "",
+        "then try:",
+        f"  {mediahook} send events/vod/*.json --url {stack.callback} --sign-key {VOD_KEY}",
+        f"  {mediahook} events --file-id 5285890784273533167",
+        f"  {mediahook} replay --dry-run --file-id 5285890784273533167",
+        f"  {mediahook} smoke --url {stack.callback} --sign-key {VOD_KEY} --bucket {BUCKET} "
+        f"--topic-arn {stack.topic_arn}",
+        f"  curl -s -X POST '{stack.callback}/cme?token={TOKEN}' "
+        "--data-binary @tests/samples/cme_Material.Imported.json",
+        f"Secrets of the local stage: VOD key {VOD_KEY}, MPS key {MPS_KEY} (--notify-key), token {TOKEN}.",
+        "Ctrl-C stops everything.",
+    ])
+
+
+def serve(stack: Stack, log_dir: Path) -> int:
+    """Print the banner, then wait until a signal stops the stack (KeyboardInterrupt, raised by ``running``'s
+    handlers) or one of its processes exits (1)."""
+    print(banner(stack, log_dir), flush=True)
+    print_forwarding(stack)
+    while True:
+        for process in stack.processes:
+            if process.poll() is not None:
+                name = Path(str(process.args[0] if isinstance(process.args, list) else process.args)).name
+                print(f"{name} exited (code {process.returncode}); stopping the stack (logs in {log_dir})",
+                      file=sys.stderr)
+                return 1
+        time.sleep(0.5)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,29 +556,38 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.log_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(args.moto_port, args.http_port, args.lambda_port, args.log_dir)
+    endpoint = DemoEndpoint() if args.command == "demo" else None
     try:
+        stack.forward = (Forwarding(endpoint.start(), "cloudevents", endpoint.secret) if endpoint
+                         else forwarding_from_env(os.environ))
         with running(stack):
             if args.command == "demo":
+                assert endpoint is not None
                 rows = run_demo(stack, show_progress=not args.no_progress)
+                mark_forwarded(rows, endpoint)
                 print_table(rows)
+                forwarding_summary(rows, endpoint)
                 return 0 if demo_ok(rows) else 1
-            print(f"mediahook is up: {stack.callback}  (moto server for AWS: {stack.endpoint}; logs in {args.log_dir})")
-            print(f"try:  curl -s -X POST '{stack.callback}/cme?token={TOKEN}' --data-binary "
-                  "@tests/samples/cme_Material.Imported.json")
-            print(f"VOD key: {VOD_KEY}, MPS key: {MPS_KEY} (e.g. python -m lib.cli send events/vod/*.json --url "
-                  f"{stack.callback} --sign-key {VOD_KEY})")
-            print(f"then:  AWS_ENDPOINT_URL={stack.endpoint} ARCHIVE_BUCKET={BUCKET} mediahook query "
-                  "'SELECT product, event_type, status FROM events'\nCtrl-C stops everything.")
-            while all(p.poll() is None for p in stack.processes):
-                time.sleep(0.5)
-            print("a process of the stack exited; stopping", file=sys.stderr)
-            return 1
+            return serve(stack, args.log_dir)
     except StackError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nstopped", file=sys.stderr)
-        return 130
+        # Stopping is how `serve` ends: a clean exit, so `make serve` does not end in "make: *** Error 130".
+        return 0 if args.command == "serve" else 130
+    finally:
+        if endpoint is not None:
+            endpoint.stop()
+
+
+def print_forwarding(stack: Stack) -> None:
+    """With FORWARD_URL: what `make serve` forwards where, with the secret the receiver verifies with."""
+    if not stack.forward:
+        return
+    print(f"Forwarding: every event to {stack.forward.url} ({stack.forward.format}, destination `local`); "
+          f"{'secret' if stack.forward.format == 'cloudevents' else 'sign key'}: {stack.forward.secret}; "
+          f"the forward function's log: {stack.log_dir / 'forward.log'}", flush=True)
 
 
 if __name__ == "__main__":

@@ -347,3 +347,33 @@ def ledger_table(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield table
     ledger.reset()
     get_settings.cache_clear()
+
+
+# Two workers (make test: pytest -n 2 --dist loadgroup). `osls package` and the make targets that run it build
+# in the project folder (serverless-python-requirements' .serverless/requirements, make package's .serverless/):
+# two at once would mix their files. Every test that builds there runs on one worker, one after another, and so
+# does every test that reads the session's artifact (`packaged`), which is then built once for all of them.
+# A module that starts its own processes or keeps a module-wide fixture (a local stack, a browser) stays on one
+# worker too, so that it starts them once. Everything else is spread test by test.
+BUILDS_IN_ROOT = "builds_in_root"
+
+
+def _worker_group(item: pytest.Item, sources: dict[str, str]) -> str | None:
+    path = str(item.path)
+    if path not in sources:
+        sources[path] = item.path.read_text(encoding="utf-8")
+    text = sources[path]
+    if (item.get_closest_marker(BUILDS_IN_ROOT) is not None or "packaged" in getattr(item, "fixturenames", ())
+            or "tests.packaging import" in text):
+        return "osls-package"
+    if 'scope="module"' in text or item.get_closest_marker("slow") is not None:
+        return item.path.relative_to(ROOT).as_posix()
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    sources: dict[str, str] = {}
+    for item in items:
+        group = _worker_group(item, sources)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -86,7 +87,7 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     _deploy(account, service, stage)
     resources = account.resources(stack)
     functions = account.functions(stage)
-    assert set(functions) == {"callback", "pull", "queue", "cmq", "reconcile"}
+    assert set(functions) == {"callback", "pull", "queue", "cmq", "reconcile", "forward"}
     local_zip = code_sha256(service / ".serverless" / "mediahook.zip")
     assert {f["CodeSha256"] for f in functions.values()} == {local_zip}  # the artifact `make package` builds
     assert {f["Runtime"] for f in functions.values()} == {"python3.12"}
@@ -105,6 +106,9 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     dedup_arn = account.client("dynamodb").describe_table(TableName=table)["Table"]["TableArn"]
     for name, function in functions.items():
         assert function["Environment"]["Variables"]["LEDGER_TABLE"] == ledger, name
+        if name == "forward":  # it only reads a resource's latest state (a redriven notification superseded?)
+            assert _ledger_grants(account, function["Role"], dedup_arn) == [({"dynamodb:GetItem"}, ledger_arn)]
+            continue
         reads = [({"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}, ledger_arn)] * (name == "reconcile")
         assert _ledger_grants(account, function["Role"], dedup_arn) == [
             ({"dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem"}, ledger_arn), *reads], name
@@ -115,10 +119,26 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     sqs = account.client("sqs")
     queue_arn = sqs.get_queue_attributes(QueueUrl=resources["MpsQueue"], AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
-    (mapping,) = account.client("lambda").list_event_source_mappings()["EventSourceMappings"]
-    assert mapping["EventSourceArn"] == queue_arn
+    mappings = {m["EventSourceArn"]: m for m in account.client("lambda").list_event_source_mappings()[
+        "EventSourceMappings"]}
+    mapping = mappings.pop(queue_arn)
     assert mapping["FunctionArn"] == functions["queue"]["FunctionArn"]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # forwarding: the FIFO queue (SSE, its DLQ) every function queues on, the forward function its consumer
+    forward_queue, forward_dlq = resources["ForwardQueue"], resources["ForwardDeadLetterQueue"]
+    attributes = sqs.get_queue_attributes(QueueUrl=forward_queue, AttributeNames=["All"])["Attributes"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=forward_dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert attributes["FifoQueue"] == "true" and attributes["SqsManagedSseEnabled"] == "true"
+    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"] == dlq_arn
+    assert sqs.get_queue_attributes(QueueUrl=forward_dlq, AttributeNames=["All"])["Attributes"]["FifoQueue"] == "true"
+    (forward_mapping,) = mappings.values()
+    assert forward_mapping["EventSourceArn"] == attributes["QueueArn"]
+    assert forward_mapping["FunctionArn"] == functions["forward"]["FunctionArn"]
+    assert forward_mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    for name, function in functions.items():
+        assert function["Environment"]["Variables"]["FORWARD_QUEUE_URL"] == forward_queue, name
+        assert function["Environment"]["Variables"]["FORWARD_DESTINATIONS"] == "", name  # off by default
+    assert functions["forward"]["Environment"]["Variables"]["FORWARD_DEAD_LETTER_QUEUE_URL"] == forward_dlq
     rules = account.client("events").list_rules()["Rules"]
     schedules = {r["Name"]: r for r in rules if r["Name"].startswith(stack)}
     assert len(schedules) == 3 and {r["State"] for r in schedules.values()} == {"DISABLED"}
@@ -130,6 +150,7 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     assert functions["reconcile"]["Environment"]["Variables"]["RECONCILE_PRODUCTS"] == "vod"
     outputs = deploy_local.stack_outputs(account.endpoint, stage)
     assert outputs["EventsTopicArn"] == topic_arn and outputs["ArchiveBucketName"] == resources["ArchiveBucket"]
+    assert outputs["ForwardQueueUrl"] == forward_queue and outputs["ForwardDeadLetterQueueUrl"] == forward_dlq
     _check_events_table(account, stack, stage, resources, functions, outputs)
 
     # 2. the same again: nothing to do
@@ -293,6 +314,7 @@ def test_the_redirection_is_inert_unless_asked_for() -> None:
     assert result.stdout.split() == ['{"hooks":[],"provider":{}}', "refused", "refused"]
 
 
+@pytest.mark.builds_in_root
 def test_make_deploy_local_then_remove_local() -> None:
     """The README's two commands: moto server started and left up, outputs printed; then removed and stopped."""
     import os

@@ -1,14 +1,21 @@
-"""The documentation: the site builds strictly and offline, the README's links resolve, the generated CLI
-reference is current, and every alarm the stack creates has its runbook section (and names it)."""
+"""The documentation: the site builds strictly and offline and needs nothing from outside itself when read
+(scripts, styles, fonts; Mermaid and the search work from file:// with no network), the README's links
+resolve, the generated CLI reference is current, the layout table names every file of lib/ and every entry
+point of handler.py, the operations page's CLI table every command of the parser, and every alarm the stack
+creates has its runbook section (and names it)."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -60,18 +67,210 @@ def _runbook_sections() -> dict[str, str]:
 # --------------------------------------------------------------------------- the site
 
 
-def test_the_site_builds_strictly_without_the_network(tmp_path: Path) -> None:
-    """``mkdocs build --strict``: a broken link or anchor, a page missing from the nav, any warning fails.
-    Its plugins (search, offline) and the Mermaid fence fetch nothing while building."""
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built once for this module's tests: ``mkdocs build --strict`` into a directory of its own."""
+    site_dir = tmp_path_factory.mktemp("docs") / "site"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARNING" not in result.stderr, result.stderr
-    runbook = (tmp_path / "site" / "operations" / "runbook.html").read_text(encoding="utf-8")
+    return site_dir
+
+
+def test_the_site_builds_strictly_without_the_network(site: Path) -> None:
+    """``mkdocs build --strict``: a broken link or anchor, a page missing from the nav, any warning fails.
+    Its plugins (search, offline), its hook and the Mermaid fence fetch nothing while building."""
+    runbook = (site / "operations" / "runbook.html").read_text(encoding="utf-8")
     for alarm in _alarms():
         assert f'id="{alarm.lower()}"' in runbook, f"the built runbook has no #{alarm.lower()}"
-    assert '<pre class="mermaid">' in (tmp_path / "site" / "reliability.html").read_text(encoding="utf-8")
+    assert '<pre class="mermaid">' in (site / "reliability.html").read_text(encoding="utf-8")
+
+
+class _References(HTMLParser):
+    """What a page loads: scripts, stylesheets and other linked resources, images."""
+
+    LOADED_LINKS = frozenset({"stylesheet", "preload", "modulepreload", "icon", "manifest", "prefetch", "font"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag in ("script", "img", "iframe", "source") and attributes.get("src"):
+            self.loaded.append(attributes["src"] or "")
+        elif tag == "link" and self.LOADED_LINKS & set((attributes.get("rel") or "").split()):
+            self.loaded.append(attributes.get("href") or "")
+
+
+def _outside(reference: str, page: Path, site: Path) -> str | None:
+    """Why ``reference`` (from ``page``) is not a file of the site, or None if it is."""
+    parts = urlsplit(reference)
+    if parts.scheme == "data":
+        return None
+    if parts.scheme or parts.netloc:
+        return "loaded from another host"
+    # A path from the root (the 404 page's, served by a host, never opened from disk) is from the site's root.
+    base = site if parts.path.startswith("/") else page.parent
+    target = (base / parts.path.lstrip("/")).resolve()
+    if not target.is_relative_to(site.resolve()):
+        return "outside the site"
+    return None if target.is_file() else "missing from the site"
+
+
+def test_no_page_loads_a_script_style_or_font_from_outside_the_site(site: Path) -> None:
+    """Opened from disk with no network, every page has everything it loads: scripts, stylesheets, fonts,
+    images. Mermaid and the offline search's iframe-worker shim (which Material fetches from a CDN unless
+    given) are the site's own copies (scripts/docs_assets.py)."""
+    problems = []
+    pages = sorted(site.rglob("*.html"))
+    for page in pages:
+        references = _References()
+        references.feed(page.read_text(encoding="utf-8"))
+        problems += [f"{page.relative_to(site)}: {ref} ({why})" for ref in references.loaded
+                     if (why := _outside(ref, page, site))]
+        scripts = " ".join(references.loaded)
+        assert "assets/vendor/iframe-worker/shim.js" in scripts, f"{page.relative_to(site)}: no local search shim"
+        if '<pre class="mermaid">' in page.read_text(encoding="utf-8"):
+            assert "assets/vendor/mermaid/mermaid.min.js" in scripts, f"{page.relative_to(site)}: no local Mermaid"
+    for stylesheet in site.rglob("*.css"):
+        for ref in re.findall(r"""(?:url\(\s*['"]?|@import\s+['"])([^'")\s]+)""",
+                              stylesheet.read_text(encoding="utf-8")):
+            if (why := _outside(ref, stylesheet, site)):
+                problems.append(f"{stylesheet.relative_to(site)}: {ref} ({why})")
+    assert len(pages) > 10 and not problems, "\n".join(problems)
+    assert (site / "search" / "search_index.js").is_file()  # the offline plugin's index, readable from file://
+
+
+def _chromium() -> str | None:
+    return next((found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))),
+                None)
+
+
+def _rendered(browser: str, url: str, profile: Path) -> str:
+    """The DOM of ``url`` after its scripts ran, in a headless browser that can resolve no host at all."""
+    result = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                             "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=15000", "--dump-dom",
+                             url], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no Chromium on this machine to open the site in; the test above "
+                                                "still holds every page to the site's own files")
+def test_diagrams_and_search_work_from_file_urls_with_no_network(site: Path, tmp_path: Path) -> None:
+    """Material replaces a diagram's <pre class="mermaid"> with a <div class="mermaid"> only once Mermaid drew
+    it; the search, from file://, lists results only if its worker (through the shim) ran."""
+    browser = _chromium()
+    assert browser is not None
+    page = site / "reliability.html"
+    diagrams = page.read_text(encoding="utf-8").count('<pre class="mermaid">')
+    dom = _rendered(browser, page.as_uri(), tmp_path / "profile")
+    assert dom.count('<div class="mermaid">') == diagrams > 0, "a diagram was not drawn"
+    dom = _rendered(browser, (site / "index.html").as_uri() + "?q=ledger", tmp_path / "profile")
+    assert re.search(r'md-search-result__meta">\d+ matching documents?<', dom), "the search found nothing"
+    assert dom.count("md-search-result__item") > 0
+
+
+# --------------------------------------------------------------------------- pages held to the code
+
+
+def _section(page: str, heading: str) -> str:
+    text = (ROOT / page).read_text(encoding="utf-8")
+    return text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _table_rows(section: str) -> list[list[str]]:
+    """The cells of the body rows of the section's first Markdown table (escaped pipes kept in their cell)."""
+    table = re.search(r"^\|.*?(?=\n(?!\|)|\Z)", section, flags=re.MULTILINE | re.DOTALL)
+    assert table, "no table in the section"
+    rows = table.group(0).splitlines()[2:]
+    return [[cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
+
+
+def _entry_points() -> list[str]:
+    """handler.py's entry points: its top-level functions of (event, context)."""
+    tree = ast.parse((ROOT / "handler.py").read_text(encoding="utf-8"))
+    return [node.name for node in tree.body if isinstance(node, ast.FunctionDef)
+            and [a.arg for a in node.args.args] == ["event", "context"]]
+
+
+def test_the_layout_table_names_every_file_of_lib_and_every_entry_point() -> None:
+    """docs/getting-started.md says its layout table lists every file: a module added to lib/ without its row
+    (or a row left for a module removed) fails here. A file of a package (lib/cli/, lib/reconcile/, ...) is named
+    in its package's row, by file name or by its name in backticks."""
+    rows = {path: row for row in _table_rows(_section("docs/getting-started.md", "The layout"))
+            for path in re.findall(r"`([^`]+)`", row[0])}
+    for path in rows:
+        assert (ROOT / path).exists(), f"the layout table names {path}, which does not exist"
+    missing = []
+    for module in sorted((ROOT / "lib").rglob("*.py")):
+        relative = module.relative_to(ROOT)
+        if relative == Path("lib/__init__.py") or "__pycache__" in relative.parts:
+            continue
+        if str(relative) in rows:
+            continue
+        package = f"{relative.parent}/"
+        described = " ".join(rows.get(package, []))
+        if package in rows and (module.name == "__init__.py" or module.name in described
+                                or f"`{module.stem}`" in described):
+            continue
+        missing.append(str(relative))
+    assert not missing, f"docs/getting-started.md's layout table lacks: {', '.join(missing)}"
+    handler_row = " ".join(rows["handler.py"])
+    entry_points = _entry_points()
+    assert len(entry_points) >= 5
+    absent = [name for name in entry_points if f"`{name}`" not in handler_row]
+    assert not absent, f"the layout table's handler.py row lacks the entry points {absent}"
+
+
+def test_getting_started_shows_what_make_serve_prints() -> None:
+    """The page's `make serve` block is the banner's export line and commands, for the default ports (moto's
+    default account names the topic): a change to one without the other fails here."""
+    from scripts.local_stack import Stack, banner
+
+    stack = Stack(5000, 3000, 3002, Path(".local"))
+    stack.topic_arn = "arn:aws:sns:us-east-1:123456789012:mediahook-local-events"
+    printed = [line.strip() for line in banner(stack, Path(".local")).splitlines()]
+    section = _section("docs/getting-started.md", "A stack left running: `make serve`")
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    shown = [line.strip() for line in block.splitlines() if line.strip()]
+    assert shown and shown[0].startswith("export AWS_ENDPOINT_URL=")
+    for line in shown:
+        assert line in printed, f"docs/getting-started.md shows `{line}`, which make serve does not print"
+    assert [line for line in printed if line.startswith((".venv/bin/mediahook", "export "))] == \
+        [line for line in shown if line.startswith((".venv/bin/mediahook", "export "))]
+
+
+def _parser_commands() -> dict[str, Any]:
+    import lib.cli
+
+    (sub,) = [a for a in lib.cli.parser()._actions if a.dest == "command"]
+    return dict(sub.choices)
+
+
+def test_the_operations_cli_table_has_a_row_per_command_with_real_options() -> None:
+    """docs/operations/index.md's table of commands: every command of the parser (other engineers add some:
+    this fails until their row is there), and only options the command has."""
+    rows = _table_rows(_section("docs/operations/index.md", "The operator's CLI"))
+    commands = _parser_commands()
+    documented: dict[str, list[str]] = {}
+    for row in rows:
+        usage = re.findall(r"`([^`]+)`", row[0])
+        assert usage, f"a row of the CLI table names no command: {row}"
+        name = usage[0].split()[0]
+        documented.setdefault(name, []).append(usage[0])
+    missing = sorted(set(commands) - set(documented))
+    assert not missing, f"docs/operations/index.md's CLI table has no row for: {', '.join(missing)}"
+    unknown = sorted(set(documented) - set(commands))
+    assert not unknown, f"docs/operations/index.md's CLI table has rows for commands that do not exist: {unknown}"
+    for name, usages in documented.items():
+        options = {o for action in commands[name]._actions for o in action.option_strings}
+        for usage in usages:
+            for option in re.findall(r"(?<![\w-])--?[a-z][\w-]*", usage):
+                assert option in options, f"the CLI table's `{usage}` has {option}, which mediahook {name} lacks"
 
 
 def test_the_readme_links_resolve() -> None:

@@ -19,10 +19,10 @@ LEDGER_ACTIONS = {"dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem"}
 
 @pytest.fixture(scope="module")
 def ledger_off(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.packaging import package
+    from tests.packaging import template
 
     out = tmp_path_factory.mktemp("ledger-off")
-    package(out, "ledger=false", "ledgerRetentionDays=30")
+    template(out, "ledger=false", "ledgerRetentionDays=30")
     return out
 
 
@@ -61,11 +61,15 @@ def test_the_ledger_is_on_by_default(packaged: Path) -> None:
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
     conditions = template["Conditions"]
     functions = _functions(template)
-    assert set(functions) == {"handler.callback", "handler.pull", "handler.queue", "handler.cmq", "handler.reconcile"}
-    for name, function in functions.items():  # every function runs the pipeline: each records
+    assert set(functions) == {"handler.callback", "handler.pull", "handler.queue", "handler.cmq", "handler.reconcile",
+                              "handler.forward"}
+    for name, function in functions.items():  # every function but forward runs the pipeline: each records
         env = function["Environment"]["Variables"]
         assert _evaluate(env["LEDGER_TABLE"], conditions) == {"Ref": "LedgerTable"}, name
         assert env["LEDGER_RETENTION_DAYS"] == "90"
+        if name == "handler.forward":  # it writes nothing there (it reads a redriven resource's latest state)
+            assert _ledger_statements(template, function["Role"]["Fn::GetAtt"][0]) == []
+            continue
         (statement,) = _ledger_statements(template, function["Role"]["Fn::GetAtt"][0])
         assert set(statement["Action"]) == LEDGER_ACTIONS  # writes and GetItem only: no queries, scans, deletes
         assert statement["Resource"] == {"Fn::GetAtt": ["LedgerTable", "Arn"]}  # the ledger table only

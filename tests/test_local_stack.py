@@ -9,7 +9,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -29,18 +32,60 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_demo_posts_every_sample_and_prints_the_table(tmp_path: pytest.TempPathFactory) -> None:
+def _leftovers(ports: list[str]) -> list[int]:
+    """The processes still serving this test's stack: moto server by its port argument, the gateway (and its
+    workers) by the ports in their environment. Each test's ports are its own, so these are its processes."""
+    moto_port, http_port = ports[1], ports[3]
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone, or not ours to read
+        if (b"-p" in argv and moto_port.encode() in argv) or f"OFFLINE_HTTP_PORT={http_port}".encode() in environ:
+            found.append(int(proc.name))
+    return found
+
+
+@contextmanager
+def _stack_process(argv: list[str], ports: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """Run local_stack.py; whatever happens in the test (a timeout, a failed assertion), stop it and every
+    process of its stack in ``finally``, by process id: a failing test leaves no listener behind."""
+    process = subprocess.Popen(argv, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()  # local_stack.py stops its children on SIGTERM
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pid in _leftovers(ports):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()
+
+
+def test_demo_posts_every_sample_and_prints_the_table(tmp_path: Path) -> None:
     ports = _ports()
-    result = subprocess.run([*STACK, "demo", *ports, "--no-progress", "--log-dir", str(tmp_path)], cwd=ROOT, env=ENV,
-                            capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
+    with _stack_process([*STACK, "demo", *ports, "--no-progress", "--log-dir", str(tmp_path)], ports) as demo:
+        stdout, stderr = demo.communicate(timeout=300)
+    assert demo.returncode == 0, stdout + stderr
+    lines = stdout.splitlines()
     samples = sorted((ROOT / "events").rglob("*.json"))
     for sample in samples:
         name = str(sample.relative_to(ROOT / "events").with_suffix(""))
         (row,) = [line for line in lines if line.startswith(name + " (")]
         fields = row.split()
         assert " 200 " in row and " yes " in row, row
+        assert fields[5] in ("yes", "no"), row  # forwarded to the demo's endpoint (no: stale, as the ledger decided)
         assert any(f.endswith(".json") and "/" in f for f in fields), row  # its archive key
     expected_bad = {"forged VOD signature": "401", "no signature, no token": "401", "not JSON": "400",
                     "CME event posted to /callback/vod": "400", "GET instead of POST": "405"}
@@ -56,10 +101,27 @@ def test_demo_posts_every_sample_and_prints_the_table(tmp_path: pytest.TempPathF
     assert vod_row.split()[3] == mps_row.split()[3]  # the event_id's first 12 characters
     assert " vod/ProcedureStateChanged/" in vod_row and " mps/ProcedureStateChanged/" in mps_row
     assert "duplicate" not in vod_row + mps_row
-    assert f"{total}/{total} deliveries answered as expected; {len(samples)} events archived and published" \
-        in result.stdout
+    # The legend under the table, one line per note, then the counts by note in the last line.
+    legend = lines[lines.index("notes (the ledger's state_change, docs/ledger.md; a refusal's note is its error "
+                               "code):") + 1:][:4]
+    assert [line.split()[0] for line in legend] == ["advanced", "repeated", "stale", "duplicate"]
+    assert "deletion" in legend[2]  # why a sample posted after its resource's deletion is stale
+    notes = [row.rsplit("(", 1)[1].rstrip(")") for row in lines if row.endswith((".json (advanced)", ".json (stale)",
+                                                                              ".json (repeated)", "(duplicate)"))]
+    counts = ", ".join(f"{notes.count(note)} {note}" for note in ("advanced", "repeated", "stale", "duplicate")
+                       if notes.count(note))
+    assert lines[-2] == (f"{total}/{total} deliveries answered as expected; {len(samples)} events archived and "
+                         f"published ({counts}); 5 bad deliveries refused, nothing written for them.")
+    assert notes.count("duplicate") == 1 and notes.count("advanced") > len(samples) // 2
+    # forwarding: every event but the stale ones reached the demo's endpoint, verified as Standard Webhooks signs
+    # (the last line)
+    stale = sum(1 for line in lines if " no (stale) " in line)
+    forwarded = sum(1 for line in lines if line.split()[5:6] == ["yes"] and "(duplicate)" not in line)
+    assert stale and lines[-1] == (f"{forwarded} events forwarded to the demo's endpoint, each verified as Standard "
+                                   "Webhooks signs (0 refused); stale events and duplicate deliveries not forwarded.")
     for port in ports[1::2]:
         assert not _listening(int(port)), "the demo left a process listening"
+    assert _leftovers(ports) == [], "the demo left a process running"
 
 
 def test_a_busy_port_gives_a_clear_message(tmp_path: pytest.TempPathFactory) -> None:
@@ -74,44 +136,68 @@ def test_a_busy_port_gives_a_clear_message(tmp_path: pytest.TempPathFactory) -> 
     assert f"port {port} for the gateway (HTTP) is busy" in result.stderr
 
 
-def test_serve_answers_the_cli_and_ctrl_c_leaves_no_process(tmp_path: pytest.TempPathFactory) -> None:
+def _banner(serve: subprocess.Popen[str]) -> list[str]:
+    """The lines ``serve`` prints, up to "Ctrl-C stops everything." (it has then started)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (lines and lines[-1] == "Ctrl-C stops everything."):
+        line = serve.stdout.readline() if serve.stdout else ""
+        assert line or serve.poll() is None, serve.stderr.read() if serve.stderr else ""
+        lines.append(line.rstrip("\n"))
+    return lines
+
+
+def test_serve_with_sigint_ignored_answers_what_its_banner_says_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
+    """The banner's export line and commands, pasted as printed, work against the stack (send, events, replay
+    --dry-run, smoke); then Ctrl-C stops it all, although the stack was started with SIGINT ignored (as nohup
+    and some CI runners start programs), and `serve` ends with 0 (no `make: *** Error 130`)."""
     ports = _ports()
-    serve = subprocess.Popen([*STACK, "serve", *ports, "--log-dir", str(tmp_path)], cwd=ROOT, env=ENV,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = ""
-        deadline = time.monotonic() + 180
-        while "mediahook is up" not in line and time.monotonic() < deadline:
-            line = serve.stdout.readline() if serve.stdout else ""
-            assert line or serve.poll() is None, serve.stderr.read() if serve.stderr else ""
-        url = line.split()[3]
-        send = subprocess.run([sys.executable, "-m", "lib.cli", "send", "events/vod/NewFileUpload.json",
-                               "events/mps/WorkflowTask.json", "--url", url, "--sign-key", "localdemovodkey",
-                               "--notify-key", "localdemompskey", "--quiet"],
-                              cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60, check=False)
-        assert send.returncode == 0, send.stdout + send.stderr
-        assert [json.loads(x)["status"] for x in send.stdout.splitlines()] == [200, 200]
-        # the events table: the stack's stream wrote a row per event, which `mediahook query` reads from moto server
-        query_env = {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports[1]}", "AWS_ACCESS_KEY_ID": "local",
-                     "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
-                     "ARCHIVE_BUCKET": "mediahook-local-archive"}
-        query_env.pop("AWS_SESSION_TOKEN", None)
-        query = subprocess.run([sys.executable, "-m", "lib.cli", "query", "--json",
-                                "SELECT product, event_type, delivery FROM events ORDER BY product"],
-                               cwd=ROOT, env=query_env, capture_output=True, text=True, timeout=60, check=False)
+    ignoring_sigint = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *STACK, "serve", *ports, "--log-dir", str(tmp_path)]
+    with _stack_process(ignoring_sigint, ports) as serve:
+        banner = _banner(serve)
+        url = banner[0].split()[3]
+        (export,) = [line.strip() for line in banner if line.strip().startswith("export ")]
+        for name in ("AWS_ENDPOINT_URL", "LEDGER_TABLE", "ARCHIVE_BUCKET", "EVENTS_TOPIC_ARN", "AWS_DEFAULT_REGION",
+                     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            assert f" {name}=" in export, f"the export line lacks {name}"
+        commands = [line.strip() for line in banner if line.strip().startswith(".venv/bin/mediahook ")]
+        assert [c.split()[1] for c in commands] == ["send", "events", "replay", "smoke"]
+        # A shell with no AWS setting but the pasted line. The console script of a worktree's shared virtualenv
+        # runs the main checkout's code: `python -m lib.cli` from here is the same program, of this checkout.
+        shell_env = {k: v for k, v in ENV.items() if not k.startswith("AWS_")}
+        shell_env |= {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+        results = {}
+        for command in commands:
+            pasted = command.replace(".venv/bin/mediahook", f"{sys.executable} -m lib.cli", 1)
+            results[command.split()[1]] = subprocess.run(["bash", "-c", f"{export} && {pasted}"], cwd=ROOT,
+                                                         env=shell_env, capture_output=True, text=True, timeout=180,
+                                                         check=False)
+        for name, result in results.items():
+            assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+            assert "Traceback" not in result.stderr
+        sent = [json.loads(line) for line in results["send"].stdout.splitlines()]
+        assert len(sent) == len(list((ROOT / "events" / "vod").glob("*.json"))) and {s["status"] for s in sent} == {200}
+        assert "latest state of vod 5285890784273533167: " in results["events"].stdout
+        assert "  would publish vod/NewFileUpload/" in results["replay"].stdout
+        assert results["smoke"].stdout.count("PASS ") == 3, results["smoke"].stdout
+        # the events table: the stack's stream wrote a row per accepted event, which `mediahook query` reads
+        sql = "SELECT event_type FROM events WHERE product = 'vod' AND event_type = 'NewFileUpload'"
+        query = subprocess.run(["bash", "-c", f'{export} && {sys.executable} -m lib.cli query --json "{sql}"'],
+                               cwd=ROOT, env=shell_env, capture_output=True, text=True, timeout=180, check=False)
         assert query.returncode == 0, query.stdout + query.stderr
-        assert [json.loads(x) for x in query.stdout.splitlines()] == [
-            {"product": "mps", "event_type": "WorkflowTask", "delivery": "push"},
-            {"product": "vod", "event_type": "NewFileUpload", "delivery": "push"}]
+        assert [json.loads(x) for x in query.stdout.splitlines()] == [{"event_type": "NewFileUpload"}]
         forged = subprocess.run([sys.executable, "-m", "lib.cli", "send", "events/vod/NewFileUpload.json", "--url",
-                                 url, "--sign-key", "wrongkey", "--quiet"], cwd=ROOT, env=ENV, capture_output=True,
-                                text=True, timeout=60, check=False)
+                                 url, "--sign-key", "wrongkey"], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                                timeout=60, check=False)
         assert forged.returncode == 1 and json.loads(forged.stdout)["status"] == 401
-    finally:
-        serve.send_signal(signal.SIGINT)
-        serve.wait(timeout=30)
+        assert forged.stderr == ""  # no progress bar: not a terminal
+
+        serve.send_signal(signal.SIGINT)  # ignored by default in this process: the stack's own handler acts
+        assert serve.wait(timeout=60) == 0
+        assert serve.stderr and serve.stderr.read().strip() == "stopped"
     for port in ports[1::2]:
         assert not _listening(int(port)), "Ctrl-C left a process listening"
+    assert _leftovers(ports) == [], "Ctrl-C left a process running"
 
 
 def test_cli_replay_republishes_archived_events_with_their_ids(tmp_path: pytest.TempPathFactory) -> None:

@@ -34,7 +34,8 @@ def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> 
     assert resources["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"]["Enabled"] is True
     functions = {r["Properties"]["Handler"]: r["Properties"] for r in resources.values()
                  if r["Type"] == "AWS::Lambda::Function"}
-    assert set(functions) == {"handler.callback", "handler.pull", "handler.queue", "handler.cmq", "handler.reconcile"}
+    assert set(functions) == {"handler.callback", "handler.pull", "handler.queue", "handler.cmq", "handler.reconcile",
+                              "handler.forward"}
     assert {f["Runtime"] for f in functions.values()} == {"python3.12"}
     assert functions["handler.pull"]["ReservedConcurrentExecutions"] == 1
     callback_env = functions["handler.callback"]["Environment"]["Variables"]
@@ -52,9 +53,17 @@ def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> 
     failures = resources["StorageFailuresAlarm"]["Properties"]  # every stage the code counts failures for
     stages = {d["Value"] for m in failures["Metrics"] if "MetricStat" in m
               for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "stage"}
-    assert stages == {"archive", "publish", "dedup", "bus", "ledger"}
-    mapping = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
-    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stages == {"archive", "publish", "dedup", "bus", "ledger", "forward"}
+    mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert len(mappings) == 2 and all(m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+                                      for m in mappings)
+    forward_queue = resources["ForwardQueue"]["Properties"]  # FIFO (order per resource), encrypted, a DLQ
+    assert forward_queue["FifoQueue"] is True and forward_queue["SqsManagedSseEnabled"] is True
+    assert forward_queue["VisibilityTimeout"] >= 6 * functions["handler.forward"]["Timeout"]
+    assert resources["ForwardDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    assert "FORWARD_DESTINATIONS" in callback_env and "FORWARD_QUEUE_URL" in callback_env
+    # the destinations' secrets are SSM names inside the destinations: no secret value in any environment
+    assert not any("whsec_" in json.dumps(f.get("Environment", {})) for f in functions.values())
     routes = {r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"}
     assert {"POST /callback", "POST /callback/{product}"} <= routes
     statements = [s for r in resources.values() if r["Type"] == "AWS::IAM::Role" for s in _role_statements(template, r)]
@@ -91,17 +100,22 @@ def test_each_function_has_its_own_least_privilege_role(packaged: Path) -> None:
     resources = template["Resources"]
     roles = {r["Properties"]["Handler"]: r["Properties"]["Role"]["Fn::GetAtt"][0] for r in resources.values()
              if r["Type"] == "AWS::Lambda::Function"}
-    assert len(set(roles.values())) == 5
+    assert len(set(roles.values())) == 6
 
     def actions(role: str) -> set[str]:
         statements = _role_statements(template, resources[role])
         return {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
 
-    assert not any(a.startswith("sqs:") for name in ("handler.callback", "handler.pull", "handler.cmq")
-                   for a in actions(roles[name]))
+    # every entry point may queue for forwarding (SendMessage) and nothing more of SQS
+    assert all({a for a in actions(roles[name]) if a.startswith("sqs:")} == {"sqs:SendMessage"}
+               for name in ("handler.callback", "handler.pull", "handler.cmq", "handler.reconcile"))
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions(roles["handler.queue"])
-    for name, role in roles.items():  # only reconcile reads the archive (an event never published is run again)
-        assert ("s3:GetObject" in actions(role)) == (name == "handler.reconcile")
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+            "sqs:SendMessage"} <= actions(roles["handler.forward"])
+    # only reconcile (an event never published is run again) and forward (a body too large for its message)
+    # read the archive
+    for name, role in roles.items():
+        assert ("s3:GetObject" in actions(role)) == (name in ("handler.reconcile", "handler.forward"))
         assert "s3:DeleteObject" not in actions(role)
 
 
@@ -156,14 +170,17 @@ def test_the_dashboard_shows_only_metrics_the_code_emits(packaged: Path) -> None
     # Everything the code counts is on the dashboard, and everything the issue asked to see.
     assert {name for _, name, _ in emitted} == {name for _, name, _ in searches}
     assert {"EventsAccepted", "Rejections", "Failures", "Duplicates", "UnknownEventType", "DeadEvents", "PullEvents",
-            "CmqMessages", "ReconcileTasks", "RecoveredEvents", "PullBacklog"} <= {name for _, name, _ in searches}
+            "CmqMessages", "ReconcileTasks", "RecoveredEvents", "PullBacklog", "ForwardDelivered", "ForwardRetried",
+            "ForwardDeadLettered", "ForwardMessageAge"} <= {name for _, name, _ in searches}
     assert {(r[0], r[1]) for r in rows} == {("AWS/Lambda", "Duration"), ("AWS/Lambda", "Invocations"),
                                             ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"),
-                                            ("AWS/SQS", "ApproximateNumberOfMessagesVisible")}
+                                            ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+                                            ("AWS/SQS", "ApproximateAgeOfOldestMessage")}
     template = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
     for reference in references - {"AWS::Region"}:
         assert reference.split(".")[0] in template["Resources"], reference
-    assert references >= {"CallbackLambdaFunction", "MpsDeadLetterQueue.QueueName"}
+    assert references >= {"CallbackLambdaFunction", "MpsDeadLetterQueue.QueueName", "ForwardQueue.QueueName",
+                          "ForwardDeadLetterQueue.QueueName"}
 
 
 def _evaluate(value: Any, conditions: dict[str, Any]) -> Any:
@@ -201,12 +218,12 @@ BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/shared"
 
 @pytest.fixture(scope="module")
 def bus_templates(packaged: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from tests.packaging import package
+    from tests.packaging import template
 
     built = {"": packaged}
     for setting in ("create", "shared", BUS_ARN):
         out = tmp_path_factory.mktemp("bus")
-        package(out, f"eventBus={setting}")
+        template(out, f"eventBus={setting}")
         built[setting] = out
     return built
 
@@ -234,11 +251,13 @@ def test_the_event_bus_parameter(bus_templates: dict[str, Path], setting: str, e
     functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
     assert {json.dumps(_evaluate(f["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"], conditions))
             for f in functions} == {json.dumps(env_value)}
-    for function in functions:  # each function's role (the events table's delivery stream has its own, apart)
-        role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+    for name, role in ((n, r) for n, r in resources.items() if r["Type"] == "AWS::IAM::Role"):
         statements = _evaluate(role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"], conditions)
         granted = [s["Resource"] for s in statements if s["Action"] == "events:PutEvents"]
-        assert granted == ([] if put_events_on is None else [put_events_on])  # that bus only, or nothing
+        # that bus only, or nothing; the forward function publishes nothing (it delivers what was queued)
+        # (the events table's delivery stream has a role of its own, for Firehose: no bus either)
+        assert granted == ([] if put_events_on is None or name in ("ForwardRole", "EventsTableStreamRole")
+                           else [put_events_on]), name
 
 
 def test_the_dead_events_alarm_watches_every_product_that_dead_letters(packaged: Path) -> None:

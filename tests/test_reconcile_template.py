@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.packaging import package
+from tests.packaging import template as build_template
 from tests.test_packaging import _role_statements
 
 pytestmark = pytest.mark.slow
@@ -55,7 +55,11 @@ def test_the_reconcile_role_has_what_the_run_needs_and_nothing_else(packaged: Pa
     statements = _role_statements(template, role)
     actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
     assert {"s3:PutObject", "s3:GetObject", "sns:Publish", "dynamodb:GetItem", "ssm:GetParameter"} <= actions
-    assert not any(a.startswith(("sqs:", "s3:Delete", "s3:List")) for a in actions)
+    assert not any(a.startswith(("s3:Delete", "s3:List")) for a in actions)
+    # of SQS, only queueing recovered events for forwarding (docs/forwarding.md), on that queue
+    assert [s["Resource"] for s in statements if any(a.startswith("sqs:") for a in (
+        s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))] == [{"Fn::GetAtt": ["ForwardQueue", "Arn"]}]
+    assert {a for a in actions if a.startswith("sqs:")} == {"sqs:SendMessage"}
     ledger = [s for s in statements if s["Resource"] == {"Fn::GetAtt": ["LedgerTable", "Arn"]}]
     assert {a for s in ledger for a in s["Action"]} == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
                                                        "dynamodb:UpdateItem", "dynamodb:PutItem"}
@@ -84,7 +88,7 @@ def test_the_reconcile_alarms(packaged: Path) -> None:
 
 
 def test_the_schedule_follows_the_stage_parameters(tmp_path: Path) -> None:
-    package(tmp_path, "reconcileEnabled=true", "reconcileRate=rate(30 minutes)", "reconcileProducts=vod,mps")
+    build_template(tmp_path, "reconcileEnabled=true", "reconcileRate=rate(30 minutes)", "reconcileProducts=vod,mps")
     template = _template(tmp_path)
     rule = _schedule(template)
     assert rule["State"] == "ENABLED" and rule["ScheduleExpression"] == "rate(30 minutes)"

@@ -25,10 +25,10 @@ def _resources(directory: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def with_limits(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.packaging import package
+    from tests.packaging import template
 
     out = tmp_path_factory.mktemp("limits")
-    package(out, *(f"{name}={value}" for name, value in SET.items()))
+    template(out, *(f"{name}={value}" for name, value in SET.items()))
     return out
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from typing import TYPE_CHECKING, Any
 
-from lib.cli.common import Command
+from lib.cli.common import Command, plural
+from lib.cli.errors import naming, require_aws, require_setting
 
 if TYPE_CHECKING:
     from lib.ledger import Entry, Ledger, SubjectState
@@ -19,10 +19,6 @@ ID_OPTIONS = (("--file-id", "a VOD FileId"), ("--task-id", "a TaskId"), ("--mate
               ("--project-id", "a CME ProjectId"), ("--resource", "any other id the ledger records (a CastId, a "
                                                                  "class path)"))
 COLUMNS = ("received_at", "product", "event_type", "status", "state_change", "delivery", "event_id", "archive_key")
-
-
-class NoLedger(RuntimeError):
-    """LEDGER_TABLE is not set: nothing to read."""
 
 
 def _dest(flag: str) -> str:
@@ -46,14 +42,15 @@ def chosen_id(args: argparse.Namespace) -> str | None:
 
 
 def open_ledger() -> Ledger:
-    """The ledger named by LEDGER_TABLE (with the usual AWS settings), or ``NoLedger``."""
-    table = os.environ.get("LEDGER_TABLE", "").strip()
-    if not table:
-        raise NoLedger("LEDGER_TABLE is not set: name the stage's ledger table (the stack's LedgerTableName output; "
-                       "the stage parameter ledger is on by default)")
+    """The ledger named by LEDGER_TABLE, with a region and credentials to read it, or a :class:`CliError`
+    saying which is missing."""
+    table = require_setting("LEDGER_TABLE", "the stage's ledger table: the stack's LedgerTableName output; "
+                                            "locally, the export line `make serve` prints")
+    require_aws()
     from lib import aws
     from lib.ledger import Ledger, retention_days
 
+    # A bad LEDGER_RETENTION_DAYS is a ConfigError: main words it (lib.cli.errors.explain), exit 2.
     return Ledger(table, lambda: aws.client("dynamodb"), retention_days(os.environ))
 
 
@@ -86,17 +83,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     resource = chosen_id(args)
     assert resource is not None  # the group is required
-    try:
-        ledger = open_ledger()
-    except NoLedger as exc:
-        print(f"mediahook events: {exc}", file=sys.stderr)
-        return 2
-    entries = ledger.entries(resource)
+    ledger = open_ledger()
+    with naming(table=ledger.table):
+        entries = ledger.entries(resource)
+        states = [] if args.json else latest_states(ledger, resource, entries)
     if args.json:
         for entry in entries:
             print(json.dumps(row(entry), ensure_ascii=False))
         return 0
-    states = latest_states(ledger, resource, entries)
     if not entries and not states:
         print(f"the ledger has no event recorded under {resource!r}")
         return 0
@@ -106,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
               f"received {state.received_at})")
     if not states:
         print(f"{resource} is not the subject of any event recorded (it is named by them)")
-    print(f"\n{len(entries)} events recorded under {resource}, oldest first:")
+    print(f"\n{plural(len(entries), 'event')} recorded under {resource}, oldest first:")
     print(_table([row(e) for e in entries]))
     return 0
 

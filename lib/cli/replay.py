@@ -8,14 +8,16 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any, get_args
 
-from lib.cli.common import Command, progress
-from lib.cli.events import NoLedger, add_id_options, chosen_id
+from lib.cli.common import Command, plural, progress
+from lib.cli.errors import FAILED, CliError, explain, naming, require_aws
+from lib.cli.events import add_id_options, chosen_id, open_ledger
 from lib.cli.query import add_engine_option
 
 ARCHIVE_KEY = re.compile(
@@ -72,6 +74,7 @@ def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: 
     """Re-publish archived events with their original ids, receipt times, delivery kinds and (with a ledger)
     state_change, to every configured target (the SNS topic and ROUTES topics, the EventBridge bus)."""
     from lib.archive import ArchivedObject
+    from lib.errors import DeliveryError
     from lib.intake import read_event
     from lib.ledger import ledger_for
     from lib.notification import Delivery
@@ -95,10 +98,16 @@ def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: 
                 state_change = state_changes.get(key)
             else:
                 state_change = _state_change_of(ledger, event) if ledger is not None else None
-            notify(event, ArchivedObject(bucket, key, created=False),
-                   delivery=delivery if delivery in get_args(Delivery) else "push",
-                   received_at=meta.get("received-at") or datetime.now(UTC).isoformat(), settings=settings,
-                   state_change=state_change)
+            try:
+                notify(event, ArchivedObject(bucket, key, created=False),
+                       delivery=delivery if delivery in get_args(Delivery) else "push",
+                       received_at=meta.get("received-at") or datetime.now(UTC).isoformat(), settings=settings,
+                       state_change=state_change)
+            except DeliveryError as exc:
+                cause = explain(exc.__cause__) if exc.__cause__ is not None else None
+                raise CliError(f"{plural(index - 1, 'event')} of {len(keys)} re-published, then {key} could not be: "
+                               f"{cause.message if cause else exc} (a replay again re-publishes them all, with the "
+                               "same ids: consumers dedupe)", cause.exit_code if cause else FAILED) from exc
         if show_progress:
             progress(index, len(keys), match["type"])
     return len(keys)
@@ -130,91 +139,110 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the last day, YYYY-MM-DD (inclusive); required without an id option")
     add_id_options(parser, required=False)
     parser.add_argument("--type", default="*", help="glob on product.EventType, e.g. 'vod.Procedure*'")
-    parser.add_argument("--bucket", help="defaults to ARCHIVE_BUCKET")
-    parser.add_argument("--dry-run", action="store_true", help="list what would be published")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--bucket", help="the archive bucket; stands for ARCHIVE_BUCKET (one of the two is required)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list what would be published (needs only the bucket, and LEDGER_TABLE with an id "
+                             "option: no topic or bus)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (there is none unless stderr is a "
+                                                             "terminal)")
     parser.add_argument("--query", metavar="SQL",
                         help="replay the events this query over the events table selects (it must return event_id "
                              "or archive_key), oldest first; not with dates or an id option")
     add_engine_option(parser)
 
 
+def archive_bucket(args: argparse.Namespace) -> str:
+    """--bucket, or ARCHIVE_BUCKET: the one setting every replay needs."""
+    bucket = (args.bucket or os.environ.get("ARCHIVE_BUCKET", "")).strip()
+    if not bucket:
+        raise CliError("no archive bucket: give --bucket NAME or set ARCHIVE_BUCKET (the stack's ArchiveBucketName "
+                       "output; locally, the export line `make serve` prints)")
+    return bucket
+
+
+def publishing_settings(bucket: str) -> Any:
+    """The settings a replay that publishes needs (a target: EVENTS_TOPIC_ARN or EVENT_BUS_NAME; ROUTES; the
+    ledger), with --bucket standing for ARCHIVE_BUCKET. A dry run reads none of them."""
+    from lib.settings import ConfigError, Settings
+
+    if not any(os.environ.get(name, "").strip() for name in ("EVENTS_TOPIC_ARN", "EVENT_BUS_NAME")):
+        raise CliError("nowhere to publish: set EVENTS_TOPIC_ARN (the stack's EventsTopicArn output; locally, the "
+                       "export line `make serve` prints) or EVENT_BUS_NAME; a dry run (--dry-run) needs neither")
+    try:
+        return Settings.from_env({**os.environ, "ARCHIVE_BUCKET": bucket})
+    except ConfigError as exc:
+        raise CliError(str(exc).replace("ARCHIVE_BUCKET:", "--bucket or ARCHIVE_BUCKET:")) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from lib import aws
-    from lib.settings import get_settings
 
     resource = chosen_id(args)
     if args.query is not None:
         return _replay_query(args, resource)
     if resource is None and (args.date_from is None or args.date_to is None):
-        print("mediahook replay: --from and --to are required unless an id option (--file-id, --task-id, "
-              "--material-id, --project-id, --resource) is given", file=sys.stderr)
-        return 2
-    settings = get_settings()
-    bucket = args.bucket or settings.archive_bucket
+        raise CliError("--from and --to are required unless an id option (--file-id, --task-id, --material-id, "
+                       "--project-id, --resource) is given")
+    bucket = archive_bucket(args)
+    prefix = os.environ.get("ARCHIVE_PREFIX", "")  # verbatim, as lib/settings.py reads it
+    settings = None if args.dry_run else publishing_settings(bucket)
+    ledger = open_ledger() if resource is not None else None
+    require_aws()
     s3 = aws.client("s3")
     changes: dict[str, Any] | None = None
-    if resource is not None:
-        from lib.cli.events import open_ledger
-
-        try:
-            ledger = open_ledger()
-        except NoLedger as exc:
-            print(f"mediahook replay: {exc}", file=sys.stderr)
-            return 2
-        keys, changes = ledger_keys(ledger, resource, settings.archive_prefix, args.date_from, args.date_to,
-                                    args.type)
-        keys = archived_only(s3, bucket, keys)
-        print(f"{len(keys)} archived events recorded under {resource} match {args.type!r}, oldest first"
-              + (" (dry run: nothing is published)" if args.dry_run else ""))
-    else:
-        keys = archived_keys(s3, bucket, settings.archive_prefix, args.date_from, args.date_to, args.type)
-        print(f"{len(keys)} archived events from {args.date_from} to {args.date_to} match {args.type!r}"
-              + (" (dry run: nothing is published)" if args.dry_run else ""))
-    if args.dry_run:
-        for key in keys:
-            print(f"  would publish {key}")
-        return 0
-    replay(keys, s3=s3, bucket=bucket, prefix=settings.archive_prefix, settings=settings,
-           show_progress=not args.quiet, state_changes=changes)
-    print(f"re-published {len(keys)} events")
+    dry = " (dry run: nothing is published)" if args.dry_run else ""
+    with naming(bucket=bucket, table=ledger.table if ledger else None):
+        if resource is not None:
+            keys, changes = ledger_keys(ledger, resource, prefix, args.date_from, args.date_to, args.type)
+            keys = archived_only(s3, bucket, keys)
+            print(f"{plural(len(keys), 'archived event')} recorded under {resource} match {args.type!r}, oldest "
+                  f"first{dry}")
+        else:
+            keys = archived_keys(s3, bucket, prefix, args.date_from, args.date_to, args.type)
+            print(f"{plural(len(keys), 'archived event')} from {args.date_from} to {args.date_to} match "
+                  f"{args.type!r}{dry}")
+        if args.dry_run:
+            for key in keys:
+                print(f"  would publish {key}")
+            return 0
+        replay(keys, s3=s3, bucket=bucket, prefix=prefix, settings=settings, show_progress=not args.quiet,
+               state_changes=changes)
+    print(f"re-published {plural(len(keys), 'event')}")
     return 0
 
 
 def _replay_query(args: argparse.Namespace, resource: str | None) -> int:
-    """``--query``: the archive keys the query selects (lib/query/selection.py), then the date-range path."""
+    """``--query``: the archive keys the query selects (lib/query/selection.py), oldest first, then the replay."""
     from lib import aws
     from lib.query import QueryFailed, run_query
     from lib.query.selection import SelectionError, selected_keys
-    from lib.settings import ConfigError, get_settings
 
     if resource is not None or args.date_from is not None or args.date_to is not None:
-        print("mediahook replay: --query selects the events itself: not with --from/--to or an id option",
-              file=sys.stderr)
-        return 2
+        raise CliError("--query selects the events itself: not with --from/--to or an id option")
+    bucket = archive_bucket(args)
+    prefix = os.environ.get("ARCHIVE_PREFIX", "")  # verbatim, as lib/settings.py reads it
+    settings = None if args.dry_run else publishing_settings(bucket)
+    require_aws()
     try:
         result = run_query(args.query, engine=args.engine)
         keys = selected_keys(result.columns, result.rows, lambda sql: run_query(sql, engine=args.engine).rows)
-        settings = get_settings()
-    except (SelectionError, ConfigError) as exc:
-        print(f"mediahook replay: {exc}", file=sys.stderr)
-        return 2
+    except SelectionError as exc:
+        raise CliError(str(exc)) from None
     except QueryFailed as exc:
-        print(f"mediahook replay: the query failed: {exc}", file=sys.stderr)
-        return 1
-    prefix = settings.archive_prefix
+        raise CliError(f"the query failed: {exc}", FAILED) from None
     for key in [k for k in keys if not ARCHIVE_KEY.match(k[len(prefix):])]:
         print(f"SKIP {key}: not an archived event's key", file=sys.stderr)
     keys = [k for k in keys if ARCHIVE_KEY.match(k[len(prefix):])]
-    print(f"{len(keys)} archived events selected by the query, oldest first"
+    print(f"{plural(len(keys), 'archived event')} selected by the query, oldest first"
           + (" (dry run: nothing is published)" if args.dry_run else ""))
     if args.dry_run:
         for key in keys:
             print(f"  would publish {key}")
         return 0
-    replay(keys, s3=aws.client("s3"), bucket=args.bucket or settings.archive_bucket, prefix=prefix,
-           settings=settings, show_progress=not args.quiet)
-    print(f"re-published {len(keys)} events")
+    with naming(bucket=bucket):
+        replay(keys, s3=aws.client("s3"), bucket=bucket, prefix=prefix, settings=settings,
+               show_progress=not args.quiet)
+    print(f"re-published {plural(len(keys), 'event')}")
     return 0
 
 
@@ -225,7 +253,9 @@ COMMAND = Command(
                 "delivery kind, to every configured target. With an id option instead (--file-id, --task-id, "
                 "--material-id, --project-id, --resource; the dates then narrow it if given): the events the "
                 "ledger (LEDGER_TABLE) recorded under that id, in their original order, with their original "
-                "event_id and state_change. Reads the stage's settings from the environment (ARCHIVE_BUCKET, "
-                "ARCHIVE_PREFIX, the topics and bus, LEDGER_TABLE). _dead/ letters are not replayed. With --query SQL "
-                "instead: the events the query over the events table selects (mediahook query), oldest first.",
+                "event_id and state_change. Reads the stage's settings from the environment (ARCHIVE_BUCKET or "
+                "--bucket, ARCHIVE_PREFIX, LEDGER_TABLE with an id option, and to publish: EVENTS_TOPIC_ARN or "
+                "EVENT_BUS_NAME, ROUTES); a dry run reads no topic or bus. _dead/ letters are not replayed. "
+                "With --query SQL instead: the events the query over the events table selects (mediahook query), "
+                "oldest first.",
     configure=configure, run=run)

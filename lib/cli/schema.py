@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, create_model
 
 from lib.cli.common import Command
+from lib.cli.errors import CliError
 from lib.routing import TABLE
 
 
@@ -37,7 +38,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot write into {out} ({exc.strerror or exc}): give --out a directory, or a path to "
+                       "create one at") from None
     from lib.notification import Notification
 
     models: dict[str, type[BaseModel]] = {**envelope_models(), "notification": Notification}  # what is published

@@ -9,7 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lib.cli.common import Command, callback_url, post, sign_body
+from lib.cli.common import Command, Unreachable, callback_url, post, sign_body
+from lib.cli.errors import CliError, require_aws
 
 
 @dataclass
@@ -97,7 +98,11 @@ def smoke(url: str, *, sign_key: str | None = None, token: str | None = None, bu
             verdicts.append(Verdict("subscribe", False, f"could not subscribe a queue to {topic_arn}: {exc}"))
     try:
         body = sign_body(json.dumps(smoke_event(run_id)), "vod", vod_key=sign_key)
-        status, answer = post(callback_url(url, "vod", token), body, timeout=timeout)
+        try:
+            status, answer = post(callback_url(url, "vod", token), body, timeout=timeout)
+        except Unreachable as exc:
+            verdicts.append(Verdict("delivery", False, f"{exc}: is --url right and the deployment up?"))
+            return verdicts
         results = answer.get("results") or [{}]
         event_id, key = results[0].get("event_id"), results[0].get("archive_key")
         verdicts.append(Verdict("delivery", status == 200 and bool(event_id),
@@ -141,6 +146,11 @@ def _check_archive(make: Any, bucket: str | None, key: str | None, body: str) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.url.startswith(("http://", "https://")):
+        raise CliError(f"--url {args.url!r} is not an http(s) URL: give the stack's CallbackUrl output (locally, the "
+                       "URL `make serve` prints)")
+    if args.bucket or args.topic_arn:
+        require_aws()  # reading the archive or subscribing to the topic: a region and credentials first
     verdicts = smoke(args.url, sign_key=args.sign_key, token=args.token, bucket=args.bucket,
                      topic_arn=args.topic_arn, timeout=args.timeout)
     for verdict in verdicts:
@@ -149,7 +159,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"smoke check: {'FAILED' if failed else 'passed'} ({len(verdicts) - len(failed)}/{len(verdicts)} steps "
           "not failed)")
     return 1 if failed else 0
-
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,66 @@
+"""Forwarding's cost on the callback (child of run.py): the callback with one destination configured next to the
+callback with none, in the same run, interleaved, with a fixed ``latency`` per AWS call (in-memory S3, SNS,
+DynamoDB and SQS) and the ledger on in both (the stack's default: the filter reads its decision)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks._ledger import _bodies, _time
+from benchmarks.common import median, percentile, use_memory_aws
+
+
+class MemorySQS:
+    """SendMessageBatch into memory; ``delay`` models a network round trip."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay, self.calls = delay, 0
+        self.messages: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def send_message_batch(self, **kwargs: Any) -> dict[str, Any]:
+        if self.delay:
+            time.sleep(self.delay)
+        with self._lock:
+            self.calls += 1
+            self.messages += kwargs["Entries"]
+        return {"Successful": [{"Id": e["Id"]} for e in kwargs["Entries"]], "Failed": []}
+
+
+def main() -> None:
+    target, n, latency = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    from lib import aws
+    from lib.settings import Settings
+
+    env = {"ARCHIVE_BUCKET": "bench-archive", "EVENTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench",
+           "AUTH_MODE": "off", "IDEMPOTENCY_TABLE": "bench-idempotency", "LEDGER_TABLE": "bench-ledger"}
+    destination = [{"name": "app", "url": "https://app.example.com/hooks/tencent",
+                    "secret_param": "/mediahook/bench/forward/app"}]
+    without = Settings.from_env(env)
+    with_one = Settings.from_env({**env, "FORWARD_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/f.fifo",
+                                  "FORWARD_DESTINATIONS": json.dumps(destination)})
+    memory = use_memory_aws(delay=latency)
+    sqs = MemorySQS(delay=latency)
+    sinks = {"s3": memory[0], "sns": memory[1], "dynamodb": memory[2], "sqs": sqs}
+    aws.client = lambda service: sinks[service]
+    _time(_bodies(5, 10**6), without)  # warm up both paths: first-use model builds, clients, threads
+    _time(_bodies(5, 2 * 10**6), with_one)
+    off: list[float] = []
+    on: list[float] = []
+    for round_ in range(4):  # interleaved, so that drift on a shared machine hits both alike
+        off += _time(_bodies(n // 4, round_ * n), without)
+        on += _time(_bodies(n // 4, 10 * n + round_ * n), with_one)
+    Path(target).write_text(json.dumps({
+        "events": len(on), "latency_ms": latency * 1000,
+        "without_p50_ms": round(median(off), 1), "with_p50_ms": round(median(on), 1),
+        "without_p99_ms": round(percentile(off, 0.99), 1), "with_p99_ms": round(percentile(on, 0.99), 1),
+        "ratio": round(median(on) / median(off), 3), "queued": len(sqs.messages), "sqs_calls": sqs.calls}))
+
+
+if __name__ == "__main__":
+    main()

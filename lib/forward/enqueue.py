@@ -1,0 +1,107 @@
+"""Queue a notification for every destination whose filter matches it: the pipeline's forwarding step.
+
+It runs after the archive write and the ledger's decision (a filter reads ``state_change``; a stale event
+is not forwarded unless asked for) and side by side with publishing, in a thread of its own, so that one
+destination adds an SQS call's time to the callback only where it is longer than SNS's. Like publishing,
+it must succeed before the delivery is acknowledged: a failure is a 503 and the retry queues again (the
+FIFO queue drops the copy by its deduplication id).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lib import aws
+from lib.archive import ArchivedObject
+from lib.errors import StorageUnavailable
+from lib.forward.message import MAX_INLINE_BODY, Queued
+from lib.intake import InboundEvent
+from lib.notification import Delivery, StateChange
+from lib.observability import count, logger
+from lib.publish import outgoing
+from lib.settings import Settings
+
+if TYPE_CHECKING:  # the models load only where destinations are configured
+    from lib.forward.config import Destination
+
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="forward")
+SQS_BATCH = 10
+
+
+def matching(event: InboundEvent, settings: Settings, state_change: StateChange | None) -> list[Destination]:
+    """The destinations this event goes to (none for a smoke check's synthetic event)."""
+    if not settings.forward_destinations or event.synthetic:
+        return []
+    from lib.forward.config import destinations_of
+
+    return destinations_of(settings.forward_destinations).matching(event.product, event.event_type,
+                                                                   event.summary.succeeded, state_change)
+
+
+def messages(event: InboundEvent, archived: ArchivedObject, destinations: list[Destination], *,
+             delivery: Delivery, received_at: str, state_change: StateChange | None) -> list[Queued]:
+    cloud_event_body: str | None = None
+    tencent_body: str | None = None
+    if any(d.format == "cloudevents" for d in destinations):
+        cloud_event_body = outgoing(event, archived, delivery, received_at, state_change).body
+    if any(d.format == "tencent" for d in destinations) and len(event.body) <= MAX_INLINE_BODY:
+        tencent_body = event.body.decode("utf-8")
+    now = time.time()
+    return [Queued(destination=d.name, event_id=event.event_id, product=event.product, event_type=event.event_type,
+                   subject=event.summary.subject, queued_at=now,
+                   body=cloud_event_body if d.format == "cloudevents" else tencent_body,
+                   archive_bucket=archived.bucket, archive_key=archived.key, format=d.format, legacy=event.legacy)
+            for d in destinations]
+
+
+def send(queue_url: str, queued: list[Queued]) -> None:
+    """SendMessageBatch, ten at a time; any entry SQS did not take fails the whole step (it is retried)."""
+    sqs = aws.client("sqs")
+    for start in range(0, len(queued), SQS_BATCH):
+        chunk = queued[start:start + SQS_BATCH]
+        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(i), "MessageBody": q.to_json(), "MessageGroupId": q.group_id,
+             "MessageDeduplicationId": q.deduplication_id} for i, q in enumerate(chunk)])
+        if answer.get("Failed"):
+            failed = answer["Failed"][0]
+            raise StorageUnavailable(f"the forwarding queue refused a message ({failed.get('Code')}); the delivery "
+                                     "was not acknowledged")
+
+
+def _queue(event: InboundEvent, archived: ArchivedObject, destinations: list[Destination], **kwargs: Any) -> None:
+    settings: Settings = kwargs.pop("settings")
+    queued = messages(event, archived, destinations, **kwargs)
+    send(str(settings.forward_queue_url), queued)
+    for q in queued:
+        count("ForwardQueued", destination=q.destination)
+
+
+@contextmanager
+def queued_alongside(event: InboundEvent, archived: ArchivedObject, *, delivery: Delivery, received_at: str,
+                     settings: Settings, state_change: StateChange | None) -> Iterator[None]:
+    """Queue the event for its destinations while the block (publishing) runs; on leaving, wait for the
+    queueing and raise ``StorageUnavailable`` if it failed, so nothing is acknowledged before it is queued."""
+    destinations = matching(event, settings, state_change)
+    if not destinations:
+        yield
+        return
+    future: Future[None] = _pool.submit(_queue, event, archived, destinations, delivery=delivery,
+                                        received_at=received_at, settings=settings, state_change=state_change)
+    try:
+        yield
+    finally:
+        error = future.exception()  # waits: a frozen sandbox must not resume the call later
+    if isinstance(error, ClientError | BotoCoreError | StorageUnavailable):
+        count("Failures", stage="forward")
+        logger.error("forwarding queue failed after archiving", extra={"archive_key": archived.key,
+                                                                        "error": str(error)[:300]})
+        raise StorageUnavailable("the notification could not be queued for forwarding; the delivery was not "
+                                 "acknowledged") from error
+    if error is not None:
+        raise error
