@@ -19,6 +19,9 @@ noise. Each figure sits next to the baseline it is judged against, measured in t
    AWS call, in the same run; and the ledger's DynamoDB writes per event over every sample;
 7. forwarding: the callback with one destination configured next to the callback with none (the ledger on in
    both), 20 ms added to every (in-memory) AWS call, SQS included, in the same run.
+8. the events table (benchmarks/_query.py): its cost per million events at list prices, the bytes a named query
+   scans per million events, and the local engine's ``failures --since 7d`` over 100,000 events next to reading
+   the same events one object at a time from the archive.
 """
 
 from __future__ import annotations
@@ -91,6 +94,10 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                   {"AttributeName": "sk", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+        boto3.client("firehose", **creds).create_delivery_stream(  # the events table's stream (lib/query/row.py)
+            DeliveryStreamName="bench-events-table", DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration={"RoleARN": "arn:aws:iam::123456789012:role/bench",
+                                                "BucketARN": "arn:aws:s3:::bench-archive", "Prefix": "tables/events/"})
         task = {True: lambda_like.unpack(artifact, Path(tmp) / "task"),
                 False: lambda_like.unpack(artifact, Path(tmp) / "task-source", bytecode=False)}
         baselines = Path(tmp) / "baselines"  # the floor and bare modules, byte-compiled like the artifact
@@ -103,10 +110,12 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
                  "CALLBACK_TOKENS": "local-demo-token", "POWERTOOLS_SERVICE_NAME": "mediahook",
                  "POWERTOOLS_METRICS_NAMESPACE": "Mediahook"}
         ledger_extra = {**extra, "LEDGER_TABLE": "bench-ledger"}
+        table_extra = {**ledger_extra, "EVENTS_STREAM_NAME": "bench-events-table"}
         configs = {  # name: (task root, handler, extra path)
             "mediahook": (task[True], "handler.callback", []),
             "mediahook_source": (task[False], "handler.callback", []),
             "mediahook_no_ledger": (task[True], "handler.callback", []),  # the same without LEDGER_TABLE
+            "mediahook_table": (task[True], "handler.callback", []),  # the same with the events table's row
             "floor": (task[True], "_cold_floor.handler", [str(baselines)]),
             "floor_source": (task[False], "_cold_floor.handler", [str(baselines)]),
             "bare": (task[True], "_cold_bare.handler", [str(baselines)]),
@@ -120,7 +129,8 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
                 event = _unique_event(template, n * len(configs) + index)
                 with_ledger = name in ("mediahook", "mediahook_source")  # on by default in the stack
                 env = lambda_like.lambda_environment("mediahook-bench-callback", handler, root, runtime,
-                                                     ledger_extra if with_ledger else extra)
+                                                     table_extra if name == "mediahook_table"
+                                                     else ledger_extra if with_ledger else extra)
                 recorded = lambda_like.invoke(python, root, runtime, handler, [event], env, extra_path=extra_path)
                 assert recorded["responses"][0]["statusCode"] == 200, recorded["responses"]
                 compiled[name] = len(recorded["compiled_from_source"])
@@ -138,6 +148,8 @@ def cold_start(runs: int, artifact: Path) -> dict[str, Any]:
             "floor_ms": round(ms["floor"], 1), "floor_source_ms": round(ms["floor_source"], 1),
             "bare_ms": round(ms["bare"], 1), "no_ledger_ms": round(ms["mediahook_no_ledger"], 1),
             "ledger_ratio": round(ms["mediahook"] / ms["mediahook_no_ledger"], 2),
+            "table_ms": round(ms["mediahook_table"], 1),
+            "table_ratio": round(ms["mediahook_table"] / ms["mediahook"], 2),
             "floor_ratio": round(ms["mediahook"] / ms["floor"], 3), "ratio": round(ms["mediahook"] / ms["bare"], 2),
             "floor_to_bare": round(ms["floor"] / ms["bare"], 2),
             "source_ratio": round(ms["mediahook_source"] / ms["floor_source"], 2),
@@ -269,6 +281,23 @@ def forward_cost(events: int, latency: float) -> dict[str, Any]:
     return data
 
 
+# --------------------------------------------------------------------------- 8. the events table
+
+
+def query_table(events: int, archive_sample: int) -> dict[str, Any]:
+    """The events table's cost and the local engine's speed (benchmarks/_query.py, in a process of its own)."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+        target = out.name
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env |= {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+            "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    subprocess.run([sys.executable, "-m", "benchmarks._query", target, str(events), str(archive_sample)], cwd=ROOT,
+                   env=env, stdout=subprocess.DEVNULL, check=True, timeout=1200)
+    data: dict[str, Any] = json.loads(Path(target).read_text())
+    Path(target).unlink()
+    return data
+
+
 # --------------------------------------------------------------------------- 4. package size
 
 
@@ -299,6 +328,9 @@ def table(results: dict[str, Any]) -> str:
         if "no_ledger_ms" in c:
             rows.append(("  the same, next to it without the ledger (LEDGER_TABLE unset)", f"{c['mediahook_ms']} ms",
                          f"{c['no_ledger_ms']} ms (no ledger)", f"{c['ledger_ratio']}x", "", ""))
+        if "table_ms" in c:
+            rows.append(("  the same with the events table's row (EVENTS_STREAM_NAME set)", f"{c['table_ms']} ms",
+                         f"{c['mediahook_ms']} ms (no row)", f"{c['table_ratio']}x", "", ""))
         rows.append(("  the floor (the card's stack, nothing else), next to bare", f"{c['floor_ms']} ms",
                      f"{c['bare_ms']} ms (bare)", f"{c['floor_to_bare']}x", "", ""))
         rows.append(("  without shipped bytecode (compiled at every cold start)", f"{c['mediahook_source_ms']} ms",
@@ -343,6 +375,20 @@ def table(results: dict[str, Any]) -> str:
                      "0 calls, < 40 lines", "yes" if b["aws_calls"] == 0 and b["log_lines"] < 40 else "NO"))
         rows.append(("  their log bytes (EMF: the Rejections metric, one line per invocation)",
                      f"{b['log_bytes']} B", f"{u['log_bytes']} B (no budget)", "", "", ""))
+    if "query" in results:
+        q, local = results["query"], results["query"]["local"]
+        usd = q["usd_per_million"]
+        rows.append((f"events table: failures --since 7d, local engine, {local['events']} events",
+                     f"{local['local_s']} s", f"{local['archive_s']} s (archive, object by object)",
+                     f"{local['speedup']}x faster", "", ""))
+        rows.append((f"  (the archive read timed on {local['archive_sampled']} objects, scaled)", "",
+                     f"{local['archive_ms_per_object']} ms per object", "", "", ""))
+        rows.append(("  keeping the table, per million events (Firehose ingest + a month of S3)",
+                     f"USD {round(usd['firehose_ingest'] + usd['s3_storage_per_month'], 3)}",
+                     f"{q['stored_mb_per_million']} MB gzip stored", "", "", ""))
+        rows.append(("  bytes failures --since 7d scans on Athena, per million events in the window",
+                     f"{q['scan_mb_per_million_failures_7d']} MB", f"USD {q['athena_usd_per_query_per_million']}",
+                     "", f"1 GB cutoff: {q['events_under_1gb_cutoff_millions']} M events", ""))
     if "package" in results:
         k = results["package"]
         rows.append(("deployment package", f"{k['zipped_mb']} MB zipped", f"{k['unzipped_mb']} MB unzipped", "",
@@ -357,9 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test of the harness)")
     parser.add_argument("--only", nargs="*",
-                        choices=["cold_start", "warm", "pull", "flood", "package", "ledger", "forward"])
+                        choices=["cold_start", "warm", "pull", "flood", "package", "ledger", "forward", "query"])
     args = parser.parse_args(argv)
-    only = set(args.only or ["cold_start", "warm", "pull", "flood", "package", "ledger", "forward"])
+    only = set(args.only or ["cold_start", "warm", "pull", "flood", "package", "ledger", "forward", "query"])
     results: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                            "platform": platform.platform()}, "id": str(uuid.uuid4())}
@@ -380,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
         results["ledger"] = ledger_cost(events=40 if args.quick else 200, latency=0.02)
     if "forward" in only:
         results["forward"] = forward_cost(events=40 if args.quick else 200, latency=0.02)
+    if "query" in only:
+        results["query"] = query_table(events=5_000 if args.quick else 100_000,
+                                       archive_sample=200 if args.quick else 2_000)
     shutil.rmtree(artifact_dir, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / ("quick.json" if args.quick else "latest.json")

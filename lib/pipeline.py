@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -100,10 +100,61 @@ def run_effects(event: InboundEvent, *, delivery: Delivery, settings: Settings,
     if not archived.created:
         logger.info("event already archived; publishing again", extra={"archive_key": key})
     state_change = _state_change(pending, key)
-    with forward.queued_alongside(event, archived, delivery=delivery, received_at=stamp, settings=settings,
-                                  state_change=state_change):
-        notify(event, archived, delivery=delivery, received_at=stamp, settings=settings, state_change=state_change)
+    # The events table's row, side by side with the notification (its round trip is not added to the
+    # callback's). Once per event: with IDEMPOTENCY_TABLE these effects run once per accepted event (a failed
+    # attempt releases its record: its retry writes the row again, and the events view keeps one); without
+    # one, the archive's conditional write is the witness of the first time.
+    row = None
+    if settings.events_stream_name and (archived.created or settings.idempotency_table):
+        row = start_table_row(event, key, delivery=delivery, received_at=stamp, state_change=state_change,
+                              stream=settings.events_stream_name)
+    try:
+        with forward.queued_alongside(event, archived, delivery=delivery, received_at=stamp, settings=settings,
+                                      state_change=state_change):
+            notify(event, archived, delivery=delivery, received_at=stamp, settings=settings,
+                   state_change=state_change)
+    finally:
+        finish_table_row(row)
     return {"archive_key": key, "state_change": state_change}
+
+
+@functools.cache
+def _row_writers() -> ThreadPoolExecutor:
+    """The threads that put table rows (created on the first row: nothing at cold start)."""
+    return ThreadPoolExecutor(4, thread_name_prefix="table-row")
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """A row on its way to the events table's stream."""
+
+    future: Future[None]
+    product: str
+    archive_key: str
+
+
+def start_table_row(event: InboundEvent, key: str, *, delivery: Delivery, received_at: str,
+                    state_change: StateChange | None, stream: str) -> TableRow:
+    """Put the event's row in the events table (lib/query/row.py) on a writer thread; ``finish_table_row`` waits
+    for it."""
+    from lib.query.row import event_row, write_row  # off the cold path: only when the table is configured
+
+    row = event_row(event, archive_key=key, delivery=delivery, received_at=received_at, state_change=state_change)
+    future = _row_writers().submit(lambda: write_row(aws.client("firehose"), stream, row))
+    return TableRow(future, event.product, key)
+
+
+def finish_table_row(row: TableRow | None) -> None:
+    """Wait for the row (a frozen sandbox must not resume it later). Its failure never fails the delivery: the
+    archive is the record, a lost row is counted (TableRowsFailed) and ``mediahook query backfill`` rebuilds it."""
+    if row is None:
+        return
+    try:
+        row.future.result()
+    except (ClientError, BotoCoreError):
+        count("TableRowsFailed", product=row.product)
+        logger.exception("events table row not written (the archive has the event; backfill rebuilds the row)",
+                         extra={"archive_key": row.archive_key})
 
 
 def _state_change(pending: Pending | None, key: str) -> StateChange | None:

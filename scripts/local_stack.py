@@ -43,6 +43,7 @@ LEDGER = "mediahook-local-ledger"  # the ledger (lib/ledger.py): as serverless.y
 # Forwarding (docs/forwarding.md): the queues as serverless.yml's, and destination `local`'s secret in moto's SSM.
 FORWARD_QUEUE, FORWARD_DLQ = "mediahook-local-forward.fifo", "mediahook-local-forward-dlq.fifo"
 FORWARD_SECRET_PARAM = "/mediahook/local/forward/local"
+EVENTS_STREAM = "mediahook-local-events"  # the events table's delivery stream (lib/query/): as serverless.yml's
 # The `local` stage's secrets in serverless.yml.
 VOD_KEY, MPS_KEY, TOKEN = "localdemovodkey", "localdemompskey", "local-demo-token"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION,
@@ -171,7 +172,8 @@ class Stack:
         env |= self._create_forwarding()
 
         env |= {"AWS_ENDPOINT_URL": self.endpoint, "ARCHIVE_BUCKET": BUCKET, "EVENTS_TOPIC_ARN": self.topic_arn,
-                "IDEMPOTENCY_TABLE": TABLE, "LEDGER_TABLE": LEDGER, "OFFLINE_HTTP_PORT": str(self.http_port),
+                "IDEMPOTENCY_TABLE": TABLE, "LEDGER_TABLE": LEDGER, "EVENTS_STREAM_NAME": EVENTS_STREAM,
+                "OFFLINE_HTTP_PORT": str(self.http_port),
                 "OFFLINE_LAMBDA_PORT": str(self.lambda_port), "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true"}
         gateway, gateway_log = self._spawn("offline", [str(osls), "offline", "start", "--stage", "local",
@@ -187,6 +189,7 @@ class Stack:
                               AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                               KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
         ledger.create_table(dynamodb, LEDGER)
+        create_events_table_stream(self.clients("firehose"))
         self.queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url,
                                              AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -300,6 +303,16 @@ class Row:
     notified: str = ""
     note: str = ""
     forwarded: str = ""  # to the demo's endpoint: yes, no (stale), (earlier), NO
+
+
+def create_events_table_stream(firehose: Any) -> None:
+    """The events table's stream into the archive bucket, as serverless.yml's EventsTableStream (moto writes each
+    put as one object, uncompressed, under the prefix taken literally: the local engine reads either)."""
+    firehose.create_delivery_stream(
+        DeliveryStreamName=EVENTS_STREAM, DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/mediahook-local-events", "BucketARN": f"arn:aws:s3:::{BUCKET}",
+            "Prefix": "tables/events/dt=!{timestamp:yyyy-MM-dd}/", "CompressionFormat": "GZIP"})
 
 
 def signed_delivery(path: Path, base: str) -> tuple[str, str, str]:

@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lib.cli import events, forward, replay, schema, send, smoke, validate
+from lib.cli import events, forward, query, replay, schema, send, smoke, validate
 from lib.cli.common import DEBUG_HELP, Command, callback_url, load_sample, post, progress, sign_body
 from lib.cli.errors import CliError, explain
 
@@ -31,6 +31,7 @@ COMMANDS: tuple[Command, ...] = (
     validate.COMMAND,
     events.COMMAND,
     replay.COMMAND,
+    query.COMMAND,
     schema.COMMAND,
     smoke.COMMAND,
     forward.COMMAND,

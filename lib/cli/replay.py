@@ -18,6 +18,7 @@ from typing import Any, get_args
 from lib.cli.common import Command, plural, progress
 from lib.cli.errors import FAILED, CliError, explain, naming, require_aws
 from lib.cli.events import add_id_options, chosen_id, open_ledger
+from lib.cli.query import add_engine_option
 
 ARCHIVE_KEY = re.compile(
     r"^(?P<product>vod|cme|mps)/(?P<unknown>_unknown/)?(?P<type>[A-Za-z][\w.\-]*)/"
@@ -146,6 +147,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "option: no topic or bus)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (there is none unless stderr is a "
                                                              "terminal)")
+    parser.add_argument("--query", metavar="SQL",
+                        help="replay the events this query over the events table selects (it must return event_id "
+                             "or archive_key), oldest first; not with dates or an id option")
+    add_engine_option(parser)
 
 
 def archive_bucket(args: argparse.Namespace) -> str:
@@ -175,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
     from lib import aws
 
     resource = chosen_id(args)
+    if args.query is not None:
+        return _replay_query(args, resource)
     if resource is None and (args.date_from is None or args.date_to is None):
         raise CliError("--from and --to are required unless an id option (--file-id, --task-id, --material-id, "
                        "--project-id, --resource) is given")
@@ -206,6 +213,41 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_query(args: argparse.Namespace, resource: str | None) -> int:
+    """``--query``: the archive keys the query selects (lib/query/selection.py), oldest first, then the replay."""
+    from lib import aws
+    from lib.query import QueryFailed, run_query
+    from lib.query.selection import SelectionError, selected_keys
+
+    if resource is not None or args.date_from is not None or args.date_to is not None:
+        raise CliError("--query selects the events itself: not with --from/--to or an id option")
+    bucket = archive_bucket(args)
+    prefix = os.environ.get("ARCHIVE_PREFIX", "")  # verbatim, as lib/settings.py reads it
+    settings = None if args.dry_run else publishing_settings(bucket)
+    require_aws()
+    try:
+        result = run_query(args.query, engine=args.engine)
+        keys = selected_keys(result.columns, result.rows, lambda sql: run_query(sql, engine=args.engine).rows)
+    except SelectionError as exc:
+        raise CliError(str(exc)) from None
+    except QueryFailed as exc:
+        raise CliError(f"the query failed: {exc}", FAILED) from None
+    for key in [k for k in keys if not ARCHIVE_KEY.match(k[len(prefix):])]:
+        print(f"SKIP {key}: not an archived event's key", file=sys.stderr)
+    keys = [k for k in keys if ARCHIVE_KEY.match(k[len(prefix):])]
+    print(f"{plural(len(keys), 'archived event')} selected by the query, oldest first"
+          + (" (dry run: nothing is published)" if args.dry_run else ""))
+    if args.dry_run:
+        for key in keys:
+            print(f"  would publish {key}")
+        return 0
+    with naming(bucket=bucket):
+        replay(keys, s3=aws.client("s3"), bucket=bucket, prefix=prefix, settings=settings,
+               show_progress=not args.quiet)
+    print(f"re-published {plural(len(keys), 'event')}")
+    return 0
+
+
 COMMAND = Command(
     "replay", help="re-publish archived events (same event_ids)",
     description="Re-publish the events archived between --from and --to (inclusive, by the archive key's "
@@ -215,5 +257,7 @@ COMMAND = Command(
                 "ledger (LEDGER_TABLE) recorded under that id, in their original order, with their original "
                 "event_id and state_change. Reads the stage's settings from the environment (ARCHIVE_BUCKET or "
                 "--bucket, ARCHIVE_PREFIX, LEDGER_TABLE with an id option, and to publish: EVENTS_TOPIC_ARN or "
-                "EVENT_BUS_NAME, ROUTES); a dry run reads no topic or bus. _dead/ letters are not replayed.",
+                "EVENT_BUS_NAME, ROUTES); a dry run reads no topic or bus. _dead/ letters are not replayed. "
+                "With --query SQL instead: the events the query over the events table selects (mediahook query), "
+                "oldest first.",
     configure=configure, run=run)
