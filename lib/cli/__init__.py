@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from lib.cli import events, replay, schema, send, smoke, validate
+from lib.cli import console, events, replay, schema, send, smoke, validate
 from lib.cli.common import Command, callback_url, load_sample, post, progress, sign_body
 
 COMMANDS: tuple[Command, ...] = (
@@ -20,6 +20,7 @@ COMMANDS: tuple[Command, ...] = (
     replay.COMMAND,
     schema.COMMAND,
     smoke.COMMAND,
+    console.COMMAND,
 )
 
 DESCRIPTION = ("The operator's command line for mediahook: post signed sample events to a deployment, validate "

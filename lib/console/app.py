@@ -1,0 +1,154 @@
+"""The console's pages (Starlette, Jinja2 templates, htmx served from ``static/``), behind ``security.Guard``.
+
+Every page reads the stack when it is asked for (the console keeps nothing), through ``queries`` (the events
+table), ``reads`` (the archive, the ledger, the alarms, the reconcile log) and ``replaying``. A part that
+cannot be read (no query engine, no ledger table, no alarms on a local stack) shows why, in its place; the
+rest of the page is still shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from lib.console import charts, queries, reads, replaying
+from lib.console.queries import BadFilter, EventFilter, NoQueryEngine
+from lib.console.reads import Connection, NotFound, Unavailable
+from lib.console.security import CSRF_FIELD, Guard, Sessions
+
+HERE = Path(__file__).resolve().parent
+HTMX_VERSION = "2.0.11"  # static/htmx.min.js, from the npm package htmx.org (static/README.md)
+# What a panel shows instead of its content when its source is absent or failing.
+READ_ERRORS = (Unavailable, NoQueryEngine, ClientError, BotoCoreError)
+
+
+def _panel(read: Callable[[], Any]) -> dict[str, Any]:
+    """``{"value": ...}`` or ``{"error": "why"}``: one panel of a page that failed does not fail the page."""
+    try:
+        return {"value": read()}
+    except READ_ERRORS as exc:
+        return {"error": str(exc)}
+
+
+def create_app(conn: Connection, sessions: Sessions) -> Guard:
+    """The console for one stack, guarded by ``sessions`` (its port, its one-time token)."""
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals.update(htmx_version=HTMX_VERSION, csrf_field=CSRF_FIELD, stage=conn.stage,
+                                 bucket=conn.bucket)
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        context["csrf_token"] = request.scope.get("state", {}).get("csrf_token", "")
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    def overview(request: Request) -> Response:
+        now = datetime.now(UTC)
+        day = _panel(lambda: queries.counts(now - timedelta(days=1)))
+        week = _panel(lambda: queries.counts(now - timedelta(days=7)))
+        return page(request, "overview.html", now=now,
+                    day=day, week=week,
+                    day_chart=charts.stacked_bars("events in the last day", day["value"]) if "value" in day else None,
+                    week_chart=(charts.stacked_bars("events in the last week", week["value"])
+                                if "value" in week else None),
+                    failures=_panel(queries.recent_failures), dead=_panel(lambda: reads.dead_letters(conn)),
+                    forwarding=_panel(lambda: reads.forwarding_backlog(conn)),
+                    reconcile=_panel(lambda: reads.last_reconcile(conn)), alarms=_panel(lambda: reads.alarms(conn)))
+
+    def events(request: Request) -> Response:
+        try:
+            flt = EventFilter.from_params(request.query_params)
+        except BadFilter as exc:
+            return page(request, "events.html", status=400, flt=EventFilter(), listing={"error": str(exc)},
+                        bad=True)
+        listing = _panel(lambda: queries.list_events(flt))
+        template = "_events_table.html" if request.headers.get("hx-request") else "events.html"
+        return page(request, template, flt=flt, listing=listing, products=queries.PRODUCTS,
+                    state_changes=queries.STATE_CHANGES)
+
+    def event(request: Request) -> Response:
+        key = request.query_params.get("key", "")
+        try:
+            found = reads.archived_event(conn, key)
+        except NotFound as exc:
+            return page(request, "error.html", status=404, message=str(exc))
+        except READ_ERRORS as exc:
+            return page(request, "error.html", status=503, message=str(exc))
+        return page(request, "event.html", event=found)
+
+    def event_body(request: Request) -> Response:
+        key = request.query_params.get("key", "")
+        try:
+            body, _ = reads.archived_body(conn, key)
+        except NotFound as exc:
+            return PlainTextResponse(str(exc), status_code=404)
+        except READ_ERRORS as exc:
+            return PlainTextResponse(str(exc), status_code=503)
+        name = key.rsplit("/", 1)[-1]
+        return Response(body, media_type="application/json",
+                        headers={"content-disposition": f'attachment; filename="{name}"'})
+
+    def resource(request: Request) -> Response:
+        resource_id = request.path_params["resource"]
+        return page(request, "resource.html", resource=resource_id,
+                    timeline=_panel(lambda: reads.timeline(conn, resource_id)))
+
+    def _plan(params: Any) -> replaying.Plan:
+        if params.get("key"):
+            return replaying.for_event(conn, str(params["key"]))
+        if params.get("resource"):
+            return replaying.for_resource(conn, str(params["resource"]))
+        return replaying.for_filter(conn, EventFilter.from_params({k: str(v) for k, v in params.items()}))
+
+    def _selection(params: Any) -> dict[str, str]:
+        """The replay's selection as the confirming form carries it again."""
+        kept = {k: str(v) for k, v in params.items() if k not in (CSRF_FIELD, "page") and v}
+        return kept
+
+    def replay_dry_run(request: Request) -> Response:
+        params = request.query_params
+        try:
+            plan = _plan(params)
+        except (BadFilter, NotFound, replaying.TooMany) as exc:
+            return page(request, "error.html", status=400, message=str(exc))
+        except READ_ERRORS as exc:
+            return page(request, "error.html", status=503, message=str(exc))
+        return page(request, "replay.html", plan=plan, selection=_selection(params), result=None)
+
+    async def replay_confirmed(request: Request) -> Response:
+        form = await request.form()
+        from starlette.concurrency import run_in_threadpool
+
+        def work() -> tuple[replaying.Plan, replaying.Result]:
+            plan = _plan(form)
+            return plan, replaying.run(conn, plan)
+
+        try:
+            plan, result = await run_in_threadpool(work)
+        except (BadFilter, NotFound, replaying.TooMany) as exc:
+            return page(request, "error.html", status=400, message=str(exc))
+        except READ_ERRORS as exc:
+            return page(request, "error.html", status=503, message=str(exc))
+        except Exception as exc:  # noqa: BLE001 (the settings or a target: shown, never a traceback page)
+            return page(request, "error.html", status=503, message=f"the replay failed: {exc}")
+        return page(request, "replay.html", plan=plan, selection=_selection(form), result=result)
+
+    app = Starlette(routes=[
+        Route("/", overview),
+        Route("/events", events),
+        Route("/event", event),
+        Route("/event/body", event_body),
+        Route("/resource/{resource:path}", resource),
+        Route("/replay", replay_dry_run, methods=["GET"]),
+        Route("/replay", replay_confirmed, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ])
+    return Guard(app, sessions)
