@@ -99,8 +99,27 @@ def run_effects(event: InboundEvent, *, delivery: Delivery, settings: Settings,
     if not archived.created:
         logger.info("event already archived; publishing again", extra={"archive_key": key})
     state_change = _state_change(pending, key)
+    if archived.created and settings.events_stream_name:
+        add_table_row(event, key, delivery=delivery, received_at=stamp, state_change=state_change,
+                      stream=settings.events_stream_name)
     notify(event, archived, delivery=delivery, received_at=stamp, settings=settings, state_change=state_change)
     return {"archive_key": key, "state_change": state_change}
+
+
+def add_table_row(event: InboundEvent, key: str, *, delivery: Delivery, received_at: str,
+                  state_change: StateChange | None, stream: str) -> None:
+    """The event's row in the events table (lib/query/row.py), once: only when this call created the archive
+    object, so a retry, a re-sent copy or a replay adds none. Never fails the delivery: the archive is the
+    record, a lost row is counted (TableRowsFailed) and ``mediahook query backfill`` rebuilds it."""
+    from lib.query.row import event_row, write_row  # off the cold path: only when the table is configured
+
+    try:
+        write_row(aws.client("firehose"), stream, event_row(event, archive_key=key, delivery=delivery,
+                                                            received_at=received_at, state_change=state_change))
+    except (ClientError, BotoCoreError):
+        count("TableRowsFailed", product=event.product)
+        logger.exception("events table row not written (the archive has the event; backfill rebuilds the row)",
+                         extra={"archive_key": key})
 
 
 def _state_change(pending: Pending | None, key: str) -> StateChange | None:

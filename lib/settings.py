@@ -81,6 +81,9 @@ class Settings(EnvSettings):
     # Refusals (4xx) logged one by one per sandbox and minute; the rest are counted and summarised once a
     # minute (lib/refusals.py): a flood of forged requests must not also fill CloudWatch Logs.
     refusal_log_per_minute: int = Field(default=20, ge=0)
+    # The events table (lib/query/): the Firehose delivery stream that takes one row per accepted event. Unset:
+    # no rows are written (``mediahook query backfill`` builds them from the archive later).
+    events_stream_name: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9_.-]{1,64}$")
 
     VERBATIM: ClassVar[frozenset[str]] = frozenset({"archive_prefix"})  # a key prefix is taken as given
 
@@ -138,6 +141,30 @@ class TencentCredentialSettings(EnvSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"{variable}: a URL such as {example} expected")
+
+
+class QuerySettings(EnvSettings):
+    """Where the events table is and how to reach Athena: what ``mediahook query`` reads (not the function's
+    settings: querying needs no topic, key or token)."""
+
+    FEATURE: ClassVar[str] = "query configuration"
+    VERBATIM: ClassVar[frozenset[str]] = frozenset({"archive_prefix", "events_table_prefix"})
+
+    archive_bucket: str | None = None
+    archive_prefix: str = ""
+    # The table's rows: ``{events_table_prefix}dt=YYYY-MM-DD/...`` in this bucket (default: the archive bucket).
+    events_table_bucket: str | None = None
+    events_table_prefix: str = Field(default="tables/events/", pattern=r"^([^/].*/)?$")
+    athena_workgroup: str = "primary"
+    athena_database: str = "mediahook"
+
+    @property
+    def table_bucket(self) -> str:
+        """The bucket of the table's rows; ConfigError naming both variables when neither is set."""
+        bucket = self.events_table_bucket or self.archive_bucket
+        if not bucket:
+            raise ConfigError("EVENTS_TABLE_BUCKET or ARCHIVE_BUCKET must be set: the bucket of the events table")
+        return bucket
 
 
 @functools.cache
