@@ -1,5 +1,5 @@
-"""``mediahook console [--port N] [--bucket NAME] [--stage STAGE]``: the operator's console in the browser, on
-127.0.0.1, reading the stack with the operator's own AWS credentials (lib/console/).
+"""``mediahook console [--port N] [--bucket NAME] [--engine local|athena] [--stage STAGE]``: the operator's
+console in the browser, on 127.0.0.1, reading the stack with the operator's own AWS credentials (lib/console/).
 
 Self-contained on purpose: its failures are reported here, one line on stderr and exit 2, whatever the other
 commands' error handling becomes. The web framework is imported only when the command runs."""
@@ -49,6 +49,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0,
                         help="the port on 127.0.0.1 (default: a free one, printed with the URL)")
     parser.add_argument("--bucket", help="the archive bucket; defaults to ARCHIVE_BUCKET")
+    parser.add_argument("--engine", choices=("local", "athena"), default="local",
+                        help="the query engine for the counts and the events list, as mediahook query's --engine: "
+                             "local (DuckDB over the table's objects, the default) or athena (a deployed stage)")
     parser.add_argument("--stage", help="the deployed stage, for its alarms (mediahook-STAGE-*) and its reconcile "
                                         "function's log; defaults to MEDIAHOOK_STAGE, else dev")
 
@@ -56,7 +59,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lib.console.reads import Connection
 
-    conn = Connection.from_env(bucket=args.bucket, stage=args.stage)
+    conn = Connection.from_env(bucket=args.bucket, stage=args.stage, engine=args.engine)
     if not conn.bucket:
         return _fail("no archive bucket: set ARCHIVE_BUCKET or give --bucket (the stack's ArchiveBucketName "
                      "output; mediahook-local-archive for make serve)")
@@ -99,7 +102,8 @@ COMMAND = Command(
                 "replay with a dry run first. Prints its URL with a one-time token; answers only to its own "
                 "Host; every state-changing request needs the session's CSRF token and the console's own "
                 "origin. Reads the stack as the other commands do: ARCHIVE_BUCKET (or --bucket), "
-                "ARCHIVE_PREFIX, LEDGER_TABLE, the topics and bus for a replay, and the usual AWS settings "
+                "ARCHIVE_PREFIX, LEDGER_TABLE, the events table's settings (as mediahook query), the topics "
+                "and bus for a replay, and the usual AWS settings "
                 "(AWS_PROFILE, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL for the local stack). Exit 2: a missing "
                 "setting or a busy port.",
     configure=configure, run=run)

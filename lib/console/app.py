@@ -9,7 +9,7 @@ rest of the page is still shown.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from lib.console import charts, queries, reads, replaying
-from lib.console.queries import BadFilter, EventFilter, NoQueryEngine
+from lib.console.queries import BadFilter, EventFilter, QueryUnavailable
 from lib.console.reads import Connection, NotFound, Unavailable
 from lib.console.security import CSRF_FIELD, Guard, Sessions
 
 HERE = Path(__file__).resolve().parent
 HTMX_VERSION = "2.0.11"  # static/htmx.min.js, from the npm package htmx.org (static/README.md)
 # What a panel shows instead of its content when its source is absent or failing.
-READ_ERRORS = (Unavailable, NoQueryEngine, ClientError, BotoCoreError)
+READ_ERRORS = (Unavailable, QueryUnavailable, ClientError, BotoCoreError)
 
 
 def _panel(read: Callable[[], Any]) -> dict[str, Any]:
@@ -42,9 +42,10 @@ def _panel(read: Callable[[], Any]) -> dict[str, Any]:
 
 def create_app(conn: Connection, sessions: Sessions) -> Guard:
     """The console for one stack, guarded by ``sessions`` (its port, its one-time token)."""
+    sql = queries.runner(conn.engine)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(htmx_version=HTMX_VERSION, csrf_field=CSRF_FIELD, stage=conn.stage,
-                                 bucket=conn.bucket)
+                                 engine=conn.engine, bucket=conn.bucket)
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
         context["csrf_token"] = request.scope.get("state", {}).get("csrf_token", "")
@@ -52,14 +53,14 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
 
     def overview(request: Request) -> Response:
         now = datetime.now(UTC)
-        day = _panel(lambda: queries.counts(now - timedelta(days=1)))
-        week = _panel(lambda: queries.counts(now - timedelta(days=7)))
-        return page(request, "overview.html", now=now,
-                    day=day, week=week,
+        both = _panel(lambda: queries.counts(now, sql))
+        day, week = ({"value": both["value"][0]}, {"value": both["value"][1]}) if "value" in both else (both, both)
+        return page(request, "overview.html", now=now, day=day, week=week,
                     day_chart=charts.stacked_bars("events in the last day", day["value"]) if "value" in day else None,
                     week_chart=(charts.stacked_bars("events in the last week", week["value"])
                                 if "value" in week else None),
-                    failures=_panel(queries.recent_failures), dead=_panel(lambda: reads.dead_letters(conn)),
+                    failures=_panel(lambda: queries.recent_failures(sql)),
+                    dead=_panel(lambda: reads.dead_letters(conn)),
                     forwarding=_panel(lambda: reads.forwarding_backlog(conn)),
                     reconcile=_panel(lambda: reads.last_reconcile(conn)), alarms=_panel(lambda: reads.alarms(conn)))
 
@@ -69,7 +70,7 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
         except BadFilter as exc:
             return page(request, "events.html", status=400, flt=EventFilter(), listing={"error": str(exc)},
                         bad=True)
-        listing = _panel(lambda: queries.list_events(flt))
+        listing = _panel(lambda: queries.list_events(flt, sql))
         template = "_events_table.html" if request.headers.get("hx-request") else "events.html"
         return page(request, template, flt=flt, listing=listing, products=queries.PRODUCTS,
                     state_changes=queries.STATE_CHANGES)
@@ -106,7 +107,7 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
             return replaying.for_event(conn, str(params["key"]))
         if params.get("resource"):
             return replaying.for_resource(conn, str(params["resource"]))
-        return replaying.for_filter(conn, EventFilter.from_params({k: str(v) for k, v in params.items()}))
+        return replaying.for_filter(conn, sql, EventFilter.from_params({k: str(v) for k, v in params.items()}))
 
     def _selection(params: Any) -> dict[str, str]:
         """The replay's selection as the confirming form carries it again."""

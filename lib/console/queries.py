@@ -32,19 +32,25 @@ class BadFilter(ValueError):
     """A filter value the console cannot use: the message says which and what it expects (a 400)."""
 
 
-class NoQueryEngine(RuntimeError):
-    """``lib.query`` is not installed in this checkout: the overview's counts and the events list need it."""
+class QueryUnavailable(RuntimeError):
+    """The query engine could not answer (not configured, the table missing, the engine's refusal): why."""
 
 
-def run_sql(sql: str) -> list[dict[str, Any]]:
-    """The rows of ``sql`` over the ``events`` table, from the query engine."""
+def run_sql(sql: str, engine: str = "local") -> list[dict[str, Any]]:
+    """The rows of ``sql`` over the ``events`` table, from the query engine (``local`` or ``athena``)."""
+    from lib.query import QueryFailed, run_query
+    from lib.settings import ConfigError
+
     try:
-        from lib.query import run_query  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise NoQueryEngine("the query engine (lib.query, `mediahook query`) is not installed: the counts and "
-                            "the events list read the events table through it") from exc
-    result = run_query(sql)
+        result = run_query(sql, engine=engine)
+    except (QueryFailed, ConfigError) as exc:
+        raise QueryUnavailable(f"the query engine ({engine}) could not answer: {exc}") from exc
     return [dict(row) for row in result.rows]
+
+
+def runner(engine: str) -> Runner:
+    """``run_sql`` on ``engine``."""
+    return lambda sql: run_sql(sql, engine)
 
 
 def literal(text: str) -> str:
@@ -160,7 +166,7 @@ class Page:
     has_next: bool
 
 
-def list_events(flt: EventFilter, run: Runner = run_sql, size: int = PAGE_SIZE) -> Page:
+def list_events(flt: EventFilter, run: Runner, size: int = PAGE_SIZE) -> Page:
     """One page of the filtered events, newest first (one row more is asked for, to know if a next page exists)."""
     offset = (flt.page - 1) * size
     rows = run(f"SELECT {', '.join(COLUMNS)} FROM events WHERE {flt.where()} "  # noqa: S608
@@ -168,7 +174,7 @@ def list_events(flt: EventFilter, run: Runner = run_sql, size: int = PAGE_SIZE) 
     return Page(rows[:size], len(rows) > size)
 
 
-def replay_candidates(flt: EventFilter, run: Runner = run_sql, limit: int = 1000) -> list[dict[str, Any]]:
+def replay_candidates(flt: EventFilter, run: Runner, limit: int = 1000) -> list[dict[str, Any]]:
     """The archive keys of every event the filter selects (not one page: all of them, up to ``limit``), oldest
     first: the order a replay re-publishes them in."""
     return run(f"SELECT received_at, product, event_type, event_id, archive_key FROM events WHERE {flt.where()} "  # noqa: S608
@@ -179,18 +185,22 @@ def outcome(succeeded: Any) -> str:
     return OUTCOMES[0] if succeeded is True else OUTCOMES[1] if succeeded is False else OUTCOMES[2]
 
 
-def counts(since: datetime, run: Runner = run_sql) -> dict[str, dict[str, int]]:
-    """Events received since ``since``, per product and outcome: {product: {outcome: n}}, every cell present."""
-    table = {p: dict.fromkeys(OUTCOMES, 0) for p in PRODUCTS}
-    rows = run(f"SELECT product, succeeded, count(*) AS n FROM events WHERE dt >= DATE '{since:%Y-%m-%d}' AND "  # noqa: S608
-               f"received_at >= {timestamp(since)} GROUP BY product, succeeded")
+def counts(now: datetime, run: Runner) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Events received in the last day and the last week, per product and outcome ({product: {outcome: n}},
+    every cell present), from one query (the local engine reads the table's objects once per query)."""
+    day, week = now - timedelta(days=1), now - timedelta(days=7)
+    tables = ({p: dict.fromkeys(OUTCOMES, 0) for p in PRODUCTS}, {p: dict.fromkeys(OUTCOMES, 0) for p in PRODUCTS})
+    rows = run(f"SELECT product, succeeded, received_at >= {timestamp(day)} AS last_day, count(*) AS n "  # noqa: S608
+               f"FROM events WHERE dt >= DATE '{week:%Y-%m-%d}' AND received_at >= {timestamp(week)} "
+               f"GROUP BY product, succeeded, received_at >= {timestamp(day)}")
     for row in rows:
-        cell = table.setdefault(str(row["product"]), dict.fromkeys(OUTCOMES, 0))
-        cell[outcome(row["succeeded"])] += int(row["n"])
-    return table
+        for table in (tables if row["last_day"] else tables[1:]):
+            cell = table.setdefault(str(row["product"]), dict.fromkeys(OUTCOMES, 0))
+            cell[outcome(row["succeeded"])] += int(row["n"])
+    return tables
 
 
-def recent_failures(run: Runner = run_sql, limit: int = 10, now: datetime | None = None) -> list[dict[str, Any]]:
+def recent_failures(run: Runner, limit: int = 10, now: datetime | None = None) -> list[dict[str, Any]]:
     """The last week's newest events that report a failure."""
     since = (now or datetime.now(UTC)) - timedelta(days=7)
     return run(f"SELECT received_at, product, event_type, subject, status, error_code, error_message, event_id, "  # noqa: S608

@@ -36,17 +36,19 @@ class NotFound(LookupError):
 @dataclass(frozen=True)
 class Connection:
     """Where the stack is: the same settings every ``mediahook`` command reads from the environment
-    (ARCHIVE_BUCKET or --bucket, ARCHIVE_PREFIX, LEDGER_TABLE, the AWS settings) and the stage the alarms and
-    the reconcile function are named after."""
+    (ARCHIVE_BUCKET or --bucket, ARCHIVE_PREFIX, LEDGER_TABLE, the AWS settings; the query engine reads its own,
+    EVENTS_TABLE_PREFIX, ATHENA_WORKGROUP, ...), the stage the alarms and the reconcile function are named after,
+    and the query engine to ask."""
 
     bucket: str
     prefix: str = ""
     ledger_table: str = ""
     stage: str = "dev"
+    engine: str = "local"  # the query engine's: local (DuckDB over the table's objects) or athena
 
     @classmethod
-    def from_env(cls, bucket: str | None = None, stage: str | None = None) -> Connection:
-        return cls(bucket=(bucket or os.environ.get("ARCHIVE_BUCKET", "")).strip(),
+    def from_env(cls, bucket: str | None = None, stage: str | None = None, engine: str = "local") -> Connection:
+        return cls(bucket=(bucket or os.environ.get("ARCHIVE_BUCKET", "")).strip(), engine=engine,
                    prefix=os.environ.get("ARCHIVE_PREFIX", ""),
                    ledger_table=os.environ.get("LEDGER_TABLE", "").strip(),
                    stage=(stage or os.environ.get("MEDIAHOOK_STAGE", "") or "dev").strip())

@@ -14,7 +14,7 @@ from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.console.queries import EventFilter, replay_candidates
+from lib.console.queries import EventFilter, Runner, replay_candidates
 from lib.console.reads import Connection, check_key
 
 LIMIT = 1000  # a replay from the console re-publishes at most this many events; more is `mediahook replay`'s job
@@ -48,8 +48,8 @@ def for_resource(conn: Connection, resource: str) -> Plan:
     return Plan(f"resource {resource}", present, changes, [k for k in keys if k not in present])
 
 
-def for_filter(conn: Connection, flt: EventFilter) -> Plan:
-    rows = replay_candidates(flt, limit=LIMIT)
+def for_filter(conn: Connection, run: Runner, flt: EventFilter) -> Plan:
+    rows = replay_candidates(flt, run, limit=LIMIT)
     if len(rows) > LIMIT:
         raise TooMany(f"the filter selects more than {LIMIT} events: narrow it, or use `mediahook replay`")
     keys = [str(r["archive_key"]) for r in rows if r.get("archive_key")]
