@@ -124,6 +124,9 @@ class Guard:
         session = _cookie(scope)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if "token" in query and scope["method"] in SAFE_METHODS:
+            if session is not None and self.sessions.csrf_of(session) is not None:  # opened again, same browser
+                await self._redirect_with_cookie(scope, send, session)
+                return
             opened = self.sessions.open(query["token"][0])
             if opened is None:
                 await _refuse(send, 403, "refused: this token is not valid or was used already; restart "

@@ -1,0 +1,77 @@
+"""``mediahook console`` fails like a CLI: one line on stderr naming what is missing and how to give it, exit 2,
+no traceback; and with what it needs, it prints the URL with its one-time token and serves on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.aws_server import ROOT, free_port
+
+BASE = {"PATH": os.environ["PATH"], "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1", "ARCHIVE_BUCKET": "console-cli-archive",
+        "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+
+
+def _console(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lib.cli", "console", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize(("missing", "says"), [
+    ("ARCHIVE_BUCKET", "no archive bucket: set ARCHIVE_BUCKET or give --bucket"),
+    ("AWS_DEFAULT_REGION", "no AWS region: set AWS_DEFAULT_REGION"),
+    ("AWS_ACCESS_KEY_ID", "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID"),
+])
+def test_a_missing_setting_is_one_line_and_exit_2(missing: str, says: str) -> None:
+    env = {k: v for k, v in BASE.items() if k != missing}
+    if missing == "AWS_ACCESS_KEY_ID":
+        env.pop("AWS_SECRET_ACCESS_KEY")
+    result = _console(env)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"mediahook console: {says}") and result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == ""
+
+
+def test_a_busy_port_is_one_line_and_exit_2() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _console(BASE, "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr == (f"mediahook console: port {port} on 127.0.0.1 is busy: give another --port, or none "
+                             "for a free one\n")
+
+
+def test_it_prints_its_url_with_a_token_and_serves_only_127_0_0_1() -> None:
+    # Nothing listens at this endpoint: every panel says it could not read the stack, and the page still shows.
+    env = {**BASE, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "AWS_MAX_ATTEMPTS": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "lib.cli", "console"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline(), process.stdout.readline()]
+        url = lines[1].strip()
+        assert url.startswith("http://127.0.0.1:") and "/?token=" in url, lines
+        port = int(url.split(":")[2].split("/")[0])
+        with socket.socket() as probe:  # bound to the loopback address only
+            assert probe.connect_ex(("127.0.0.1", port)) == 0
+        request = urllib.request.Request(url)  # noqa: S310
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with opener.open(request, timeout=30) as response:  # follows the redirect with the cookie: the overview
+            assert response.status == 200 and response.url == url.split("?")[0]
+            page = response.read().decode()
+        assert "Overview" in page and "could not be listed" in page  # the dead letters' panel, unreadable
+        with pytest.raises(urllib.error.HTTPError) as refused:  # a second browser with the same URL: used up
+            urllib.request.urlopen(url, timeout=30)  # noqa: S310
+        assert refused.value.code == 403
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
