@@ -40,10 +40,25 @@ def _panel(read: Callable[[], Any]) -> dict[str, Any]:
         return {"error": str(exc)}
 
 
+def when(value: Any) -> str:
+    """A receipt time as every page shows it: ``2026-12-03 10:00:00.123`` (UTC), from the table's timestamps and
+    the ledger's RFC 3339 strings alike."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return str(value)
+    if isinstance(value, datetime):
+        moment = value.astimezone(UTC) if value.tzinfo else value
+        return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    return "-" if value is None else str(value)
+
+
 def create_app(conn: Connection, sessions: Sessions) -> Guard:
     """The console for one stack, guarded by ``sessions`` (its port, its one-time token)."""
     sql = queries.runner(conn.engine)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["when"] = when
     templates.env.globals.update(htmx_version=HTMX_VERSION, csrf_field=CSRF_FIELD, stage=conn.stage,
                                  engine=conn.engine, bucket=conn.bucket)
 
