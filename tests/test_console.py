@@ -208,6 +208,7 @@ def test_overview_counts_what_was_sent(page: Any, console: Console, stack: Stack
     assert page.locator("#failures tbody tr").count() == min(10, sum(failed.values()))
     assert "vod: 0" in page.locator("#dead-letters").inner_text()
     assert "a local stack has none" in page.locator("#alarms").inner_text()  # tolerated, said
+    assert page.locator("#empty-table").count() == 0
     shot(page, "overview")
 
 

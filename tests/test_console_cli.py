@@ -9,10 +9,11 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from tests.aws_server import ROOT, free_port
+from tests.aws_server import ROOT, free_port, moto_server, server_client
 
 BASE = {"PATH": os.environ["PATH"], "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1", "ARCHIVE_BUCKET": "console-cli-archive",
@@ -50,19 +51,55 @@ def test_a_busy_port_is_one_line_and_exit_2() -> None:
                              "for a free one\n")
 
 
+def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """The console started with ``env``; its process and the URL it printed."""
+    process = subprocess.Popen([sys.executable, "-m", "lib.cli", "console"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    lines = [process.stdout.readline(), process.stdout.readline()]
+    return process, lines[1].strip()
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a socket listens on at ``port`` (Linux's /proc/net/tcp; state 0A is LISTEN)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if int(hex_port, 16) == port and state == "0A":
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def _overview(url: str) -> str:
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with opener.open(urllib.request.Request(url), timeout=60) as response:  # noqa: S310 (127.0.0.1)
+        assert response.status == 200
+        return str(response.read().decode())
+
+
+def test_an_empty_stack_shows_an_empty_overview_and_says_why() -> None:
+    with moto_server() as endpoint:
+        server_client(endpoint, "s3").create_bucket(Bucket="console-cli-archive")
+        process, url = _start({**BASE, "AWS_ENDPOINT_URL": endpoint})
+        try:
+            page = _overview(url)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    assert "The events table has no row for the last week" in page
+    assert 'class="day-total">0<' in page
+    assert "LEDGER_TABLE" not in page  # the overview does not need the ledger
+
+
 def test_it_prints_its_url_with_a_token_and_serves_only_127_0_0_1() -> None:
     # Nothing listens at this endpoint: every panel says it could not read the stack, and the page still shows.
     env = {**BASE, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "AWS_MAX_ATTEMPTS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "lib.cli", "console"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process, url = _start(env)
     try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline(), process.stdout.readline()]
-        url = lines[1].strip()
-        assert url.startswith("http://127.0.0.1:") and "/?token=" in url, lines
+        assert url.startswith("http://127.0.0.1:") and "/?token=" in url, url
         port = int(url.split(":")[2].split("/")[0])
-        with socket.socket() as probe:  # bound to the loopback address only
-            assert probe.connect_ex(("127.0.0.1", port)) == 0
+        assert _listening_addresses(port) == {"127.0.0.1"}  # the loopback address only, never 0.0.0.0
         request = urllib.request.Request(url)  # noqa: S310
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
         with opener.open(request, timeout=30) as response:  # follows the redirect with the cookie: the overview

@@ -70,7 +70,8 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
         now = datetime.now(UTC)
         both = _panel(lambda: queries.counts(now, sql))
         day, week = ({"value": both["value"][0]}, {"value": both["value"][1]}) if "value" in both else (both, both)
-        return page(request, "overview.html", now=now, day=day, week=week,
+        empty = "value" in week and not any(sum(parts.values()) for parts in week["value"].values())
+        return page(request, "overview.html", now=now, day=day, week=week, empty_table=empty,
                     day_chart=charts.stacked_bars("events in the last day", day["value"]) if "value" in day else None,
                     week_chart=(charts.stacked_bars("events in the last week", week["value"])
                                 if "value" in week else None),
