@@ -228,6 +228,10 @@ def test_events_filter_by_product_and_search_by_file_id(page: Any, console: Cons
     page.goto(console.base + f"/events?q={stack.file_id}")
     assert page.locator("#events tbody tr").count() == 4  # its upload and the three task events
     shot(page, "events")
+    page.fill("input[name=q]", "not an id; DROP TABLE events")
+    page.click("#filters button")
+    assert "q: an id" in page.locator("#listing-error").inner_text()  # said in place, nothing listed
+    assert page.locator("#events").count() == 0
 
 
 def test_event_page_shows_and_downloads_the_archived_body(page: Any, console: Console, stack: Stack) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -81,15 +82,13 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
                     reconcile=_panel(lambda: reads.last_reconcile(conn)), alarms=_panel(lambda: reads.alarms(conn)))
 
     def events(request: Request) -> Response:
+        template = "_events_table.html" if request.headers.get("hx-request") else "events.html"
+        choices: dict[str, Any] = {"products": queries.PRODUCTS, "state_changes": queries.STATE_CHANGES}
         try:
             flt = EventFilter.from_params(request.query_params)
-        except BadFilter as exc:
-            return page(request, "events.html", status=400, flt=EventFilter(), listing={"error": str(exc)},
-                        bad=True)
-        listing = _panel(lambda: queries.list_events(flt, sql))
-        template = "_events_table.html" if request.headers.get("hx-request") else "events.html"
-        return page(request, template, flt=flt, listing=listing, products=queries.PRODUCTS,
-                    state_changes=queries.STATE_CHANGES)
+        except BadFilter as exc:  # htmx swaps a 400 in too (base.html's htmx-config): the message is shown
+            return page(request, template, status=400, flt=EventFilter(), listing={"error": str(exc)}, **choices)
+        return page(request, template, flt=flt, listing=_panel(lambda: queries.list_events(flt, sql)), **choices)
 
     def event(request: Request) -> Response:
         key = request.query_params.get("key", "")
@@ -126,9 +125,8 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
         return replaying.for_filter(conn, sql, EventFilter.from_params({k: str(v) for k, v in params.items()}))
 
     def _selection(params: Any) -> dict[str, str]:
-        """The replay's selection as the confirming form carries it again."""
-        kept = {k: str(v) for k, v in params.items() if k not in (CSRF_FIELD, "page") and v}
-        return kept
+        """The replay's selection as the confirming form carries it again (a filter's every page: no page)."""
+        return {k: str(v) for k, v in params.items() if k not in (CSRF_FIELD, "page") and v}
 
     def replay_dry_run(request: Request) -> Response:
         params = request.query_params
@@ -142,7 +140,6 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
 
     async def replay_confirmed(request: Request) -> Response:
         form = await request.form()
-        from starlette.concurrency import run_in_threadpool
 
         def work() -> tuple[replaying.Plan, replaying.Result]:
             plan = _plan(form)

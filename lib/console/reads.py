@@ -13,11 +13,12 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lib.cli.replay import ARCHIVE_KEY
+from lib.notification import Delivery, StateChange
 
 if TYPE_CHECKING:
     from lib.ledger import Entry, Ledger, SubjectState
@@ -81,14 +82,18 @@ class ArchivedEvent:
     pretty: str  # the body, parsed and indented
     notification: str  # the notification as published (the CloudEvent, indented)
     resources: tuple[str, ...]  # every id it names (lib.ledger.resources_of), each with a timeline
-    state_change: str | None
+    state_change: StateChange | None
     summary: dict[str, Any]
 
 
+SYNTHETIC = "_synthetic/"  # smoke checks' events, archived apart (lib/archive.py)
+
+
 def check_key(conn: Connection, key: str) -> Any:
-    """The key's parts, if ``key`` is an event's archive key under this stage's prefix; else ``NotFound``
-    (nothing else in the bucket is read through the console)."""
-    match = ARCHIVE_KEY.match(key[len(conn.prefix):]) if key.startswith(conn.prefix) else None
+    """The key's parts, if ``key`` is an event's archive key under this stage's prefix (a smoke check's under
+    ``_synthetic/`` too); else ``NotFound``: nothing else in the bucket is read through the console."""
+    rest = key[len(conn.prefix):] if key.startswith(conn.prefix) else ""
+    match = ARCHIVE_KEY.match(rest.removeprefix(SYNTHETIC))
     if match is None:
         raise NotFound(f"not an archived event's key: {key[:200]!r}")
     return match
@@ -120,8 +125,8 @@ def archived_event(conn: Connection, key: str) -> ArchivedEvent:
     state_change = _state_change(conn, event)
     delivery = meta.get("delivery", "push")
     published = outgoing(event, ArchivedObject(conn.bucket, key, created=False),
-                         delivery if delivery in ("push", "pull", "queue", "reconcile") else "push",  # type: ignore[arg-type]
-                         meta.get("received-at", ""), state_change)  # type: ignore[arg-type]
+                         cast("Delivery", delivery if delivery in get_args(Delivery) else "push"),
+                         meta.get("received-at", ""), state_change)
     summary = event.summary
     return ArchivedEvent(
         key=key, product=event.product, event_type=event.event_type, event_id=event.event_id, body=body,
@@ -133,7 +138,7 @@ def archived_event(conn: Connection, key: str) -> ArchivedEvent:
                  "received_at": meta.get("received-at"), "delivery": delivery})
 
 
-def _state_change(conn: Connection, event: Any) -> str | None:
+def _state_change(conn: Connection, event: Any) -> StateChange | None:
     """What the ledger decided for the event (read off its first resource, as replay does); None without one."""
     if not conn.ledger_table:
         return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib.console.queries import EventFilter, Runner, replay_candidates
-from lib.console.reads import Connection, check_key
+from lib.console.reads import SYNTHETIC, Connection, NotFound, check_key
 
 LIMIT = 1000  # a replay from the console re-publishes at most this many events; more is `mediahook replay`'s job
 
@@ -36,6 +36,8 @@ class Plan:
 
 def for_event(conn: Connection, key: str) -> Plan:
     check_key(conn, key)
+    if key[len(conn.prefix):].startswith(SYNTHETIC):
+        raise NotFound("a smoke check's synthetic event is not replayed (as mediahook replay does not)")
     return Plan(f"event {key}", [key])
 
 

@@ -1,0 +1,43 @@
+"""What the console agrees to read from the bucket: an event's archive key under the stage's prefix, nothing
+else (not the events table's objects, not another prefix, not a made-up path); a smoke check's synthetic event
+can be read but not replayed."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib.console.reads import Connection, NotFound, check_key
+from lib.console.replaying import for_event
+
+EVENT_ID = "ab" * 32
+CONN = Connection(bucket="archive", prefix="stage/")
+
+
+@pytest.mark.parametrize("key", [
+    f"stage/vod/NewFileUpload/2026/12/03/{EVENT_ID}.json",
+    f"stage/cme/Material.Imported/2026/12/03/{EVENT_ID}.json",
+    f"stage/vod/_unknown/SomethingNew/2026/12/03/{EVENT_ID}.json",
+    f"stage/_synthetic/vod/NewFileUpload/2026/12/03/{EVENT_ID}.json",
+])
+def test_an_event_key_under_the_prefix_is_read(key: str) -> None:
+    assert check_key(CONN, key)["event_id"] == EVENT_ID
+
+
+@pytest.mark.parametrize("key", [
+    f"vod/NewFileUpload/2026/12/03/{EVENT_ID}.json",  # another prefix
+    f"other/vod/NewFileUpload/2026/12/03/{EVENT_ID}.json",
+    "stage/tables/events/dt=2026-12-03/part-0001.gz",  # the events table's objects
+    f"stage/vod/_dead/2026/12/03/{EVENT_ID}.json",  # a dead letter: not an event's archive
+    f"stage/vod/NewFileUpload/2026/12/03/../../../../../secret/{EVENT_ID}.json",
+    f"stage/vod/NewFileUpload/2026/12/03/{EVENT_ID[:-1]}.json",
+    "",
+])
+def test_anything_else_is_not_found(key: str) -> None:
+    with pytest.raises(NotFound):
+        check_key(CONN, key)
+
+
+def test_a_synthetic_event_is_not_replayed() -> None:
+    assert for_event(CONN, f"stage/vod/NewFileUpload/2026/12/03/{EVENT_ID}.json").keys
+    with pytest.raises(NotFound, match="synthetic"):
+        for_event(CONN, f"stage/_synthetic/vod/NewFileUpload/2026/12/03/{EVENT_ID}.json")
