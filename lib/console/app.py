@@ -9,6 +9,7 @@ rest of the page is still shown.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,17 +70,21 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
 
     def overview(request: Request) -> Response:
         now = datetime.now(UTC)
-        both = _panel(lambda: queries.counts(now, sql))
+        # The panels read different services (the local engine alone takes a few hundred ms a query): side by side.
+        reads_by_panel: dict[str, Callable[[], Any]] = {
+            "counts": lambda: queries.counts(now, sql), "failures": lambda: queries.recent_failures(sql),
+            "dead": lambda: reads.dead_letters(conn), "forwarding": lambda: reads.forwarding_backlog(conn),
+            "reconcile": lambda: reads.last_reconcile(conn), "alarms": lambda: reads.alarms(conn)}
+        with ThreadPoolExecutor(len(reads_by_panel), thread_name_prefix="console-overview") as pool:
+            futures = {name: pool.submit(_panel, read) for name, read in reads_by_panel.items()}
+            panels: dict[str, Any] = {name: future.result() for name, future in futures.items()}
+        both = panels.pop("counts")
         day, week = ({"value": both["value"][0]}, {"value": both["value"][1]}) if "value" in both else (both, both)
         empty = "value" in week and not any(sum(parts.values()) for parts in week["value"].values())
         return page(request, "overview.html", now=now, day=day, week=week, empty_table=empty,
                     day_chart=charts.stacked_bars("events in the last day", day["value"]) if "value" in day else None,
                     week_chart=(charts.stacked_bars("events in the last week", week["value"])
-                                if "value" in week else None),
-                    failures=_panel(lambda: queries.recent_failures(sql)),
-                    dead=_panel(lambda: reads.dead_letters(conn)),
-                    forwarding=_panel(lambda: reads.forwarding_backlog(conn)),
-                    reconcile=_panel(lambda: reads.last_reconcile(conn)), alarms=_panel(lambda: reads.alarms(conn)))
+                                if "value" in week else None), **panels)
 
     def events(request: Request) -> Response:
         template = "_events_table.html" if request.headers.get("hx-request") else "events.html"
