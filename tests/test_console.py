@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api as playwright
 
 from tests.aws_server import ROOT, archive_and_topic, moto_server, server_client
 from tests.conftest import EVENTS, LambdaContext, http_event, response_json
-
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
@@ -171,6 +170,9 @@ def console(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture(scope="module")
 def page(console: Console) -> Iterator[Any]:
     """One browser for the module, its session opened with the one-time token."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium); "
+                    "`playwright install` is never used")
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
