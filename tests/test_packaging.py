@@ -234,7 +234,8 @@ def test_the_event_bus_parameter(bus_templates: dict[str, Path], setting: str, e
     functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
     assert {json.dumps(_evaluate(f["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"], conditions))
             for f in functions} == {json.dumps(env_value)}
-    for role in (r for r in resources.values() if r["Type"] == "AWS::IAM::Role"):
+    for function in functions:  # each function's role (the events table's delivery stream has its own, apart)
+        role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]
         statements = _evaluate(role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"], conditions)
         granted = [s["Resource"] for s in statements if s["Action"] == "events:PutEvents"]
         assert granted == ([] if put_events_on is None else [put_events_on])  # that bus only, or nothing

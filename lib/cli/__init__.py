@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from lib.cli import console, events, replay, schema, send, smoke, validate
+from lib.cli import console, events, query, replay, schema, send, smoke, validate
 from lib.cli.common import Command, callback_url, load_sample, post, progress, sign_body
 
 COMMANDS: tuple[Command, ...] = (
@@ -18,6 +18,7 @@ COMMANDS: tuple[Command, ...] = (
     validate.COMMAND,
     events.COMMAND,
     replay.COMMAND,
+    query.COMMAND,
     schema.COMMAND,
     smoke.COMMAND,
     console.COMMAND,

@@ -16,6 +16,7 @@ from typing import Any, get_args
 
 from lib.cli.common import Command, progress
 from lib.cli.events import NoLedger, add_id_options, chosen_id
+from lib.cli.query import add_engine_option
 
 ARCHIVE_KEY = re.compile(
     r"^(?P<product>vod|cme|mps)/(?P<unknown>_unknown/)?(?P<type>[A-Za-z][\w.\-]*)/"
@@ -132,6 +133,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bucket", help="defaults to ARCHIVE_BUCKET")
     parser.add_argument("--dry-run", action="store_true", help="list what would be published")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--query", metavar="SQL",
+                        help="replay the events this query over the events table selects (it must return event_id "
+                             "or archive_key), oldest first; not with dates or an id option")
+    add_engine_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     from lib.settings import get_settings
 
     resource = chosen_id(args)
+    if args.query is not None:
+        return _replay_query(args, resource)
     if resource is None and (args.date_from is None or args.date_to is None):
         print("mediahook replay: --from and --to are required unless an id option (--file-id, --task-id, "
               "--material-id, --project-id, --resource) is given", file=sys.stderr)
@@ -174,6 +181,43 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_query(args: argparse.Namespace, resource: str | None) -> int:
+    """``--query``: the archive keys the query selects (lib/query/selection.py), then the date-range path."""
+    from lib import aws
+    from lib.query import QueryFailed, run_query
+    from lib.query.selection import SelectionError, selected_keys
+    from lib.settings import ConfigError, get_settings
+
+    if resource is not None or args.date_from is not None or args.date_to is not None:
+        print("mediahook replay: --query selects the events itself: not with --from/--to or an id option",
+              file=sys.stderr)
+        return 2
+    try:
+        result = run_query(args.query, engine=args.engine)
+        keys = selected_keys(result.columns, result.rows, lambda sql: run_query(sql, engine=args.engine).rows)
+        settings = get_settings()
+    except (SelectionError, ConfigError) as exc:
+        print(f"mediahook replay: {exc}", file=sys.stderr)
+        return 2
+    except QueryFailed as exc:
+        print(f"mediahook replay: the query failed: {exc}", file=sys.stderr)
+        return 1
+    prefix = settings.archive_prefix
+    for key in [k for k in keys if not ARCHIVE_KEY.match(k[len(prefix):])]:
+        print(f"SKIP {key}: not an archived event's key", file=sys.stderr)
+    keys = [k for k in keys if ARCHIVE_KEY.match(k[len(prefix):])]
+    print(f"{len(keys)} archived events selected by the query, oldest first"
+          + (" (dry run: nothing is published)" if args.dry_run else ""))
+    if args.dry_run:
+        for key in keys:
+            print(f"  would publish {key}")
+        return 0
+    replay(keys, s3=aws.client("s3"), bucket=args.bucket or settings.archive_bucket, prefix=prefix,
+           settings=settings, show_progress=not args.quiet)
+    print(f"re-published {len(keys)} events")
+    return 0
+
+
 COMMAND = Command(
     "replay", help="re-publish archived events (same event_ids)",
     description="Re-publish the events archived between --from and --to (inclusive, by the archive key's "
@@ -182,5 +226,6 @@ COMMAND = Command(
                 "--material-id, --project-id, --resource; the dates then narrow it if given): the events the "
                 "ledger (LEDGER_TABLE) recorded under that id, in their original order, with their original "
                 "event_id and state_change. Reads the stage's settings from the environment (ARCHIVE_BUCKET, "
-                "ARCHIVE_PREFIX, the topics and bus, LEDGER_TABLE). _dead/ letters are not replayed.",
+                "ARCHIVE_PREFIX, the topics and bus, LEDGER_TABLE). _dead/ letters are not replayed. With --query SQL "
+                "instead: the events the query over the events table selects (mediahook query), oldest first.",
     configure=configure, run=run)

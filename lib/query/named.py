@@ -33,16 +33,17 @@ def parse_duration(text: str, option: str = "--since") -> timedelta:
     return timedelta(**{_UNITS[match[2]]: int(match[1])})
 
 
-def _timestamp(moment: datetime) -> str:
-    return f"TIMESTAMP '{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}'"
+def _timestamp(moment: datetime | None, symbol: str) -> str:
+    """A timestamp literal; ``symbol`` stands in for it when there is no clock (the SQL shown in the docs)."""
+    return f"TIMESTAMP '{symbol}'" if moment is None else f"TIMESTAMP '{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}'"
 
 
-def _window(since: timedelta, now: datetime) -> str:
+def _window(since: str, now: datetime | None) -> str:
     """The WHERE clause of "received in the last ``since``": the partitions first (with a day of margin:
     a row delivered just after midnight belongs to the next day's partition), then the exact time."""
-    start = now - since
-    first_day = (start - timedelta(days=1)).date()
-    return f"dt >= DATE '{first_day:%Y-%m-%d}' AND received_at >= {_timestamp(start)}"
+    start = None if now is None else now - parse_duration(since)
+    first_day = f"<day before now - {since}>" if start is None else f"{(start - timedelta(days=1)).date():%Y-%m-%d}"
+    return f"dt >= DATE '{first_day}' AND received_at >= {_timestamp(start, f'<now - {since}>')}"
 
 
 # Columns ``counts --by`` may group by.
@@ -50,33 +51,34 @@ GROUPABLE = ("product", "event_type", "delivery", "status", "succeeded", "error_
              "sub_app_id", "dt")
 
 
-def failures(*, since: str = "7d", now: datetime) -> str:
+def failures(*, since: str = "7d", now: datetime | None) -> str:
     return (  # S608: the values are parsed (timestamps from durations), the columns from an allow-list
         "SELECT "  # noqa: S608
         f"received_at, product, event_type, subject, task_id, status, error_code, error_message, "
-        f"event_id, archive_key FROM {TABLE} WHERE succeeded = false AND {_window(parse_duration(since), now)} "
+        f"event_id, archive_key FROM {TABLE} WHERE succeeded = false AND {_window(since, now)} "
         f"ORDER BY received_at")
 
 
-def stuck(*, older_than: str = "1h", since: str = "7d", now: datetime) -> str:
-    cutoff = now - parse_duration(older_than, "--older-than")
+def stuck(*, older_than: str = "1h", since: str = "7d", now: datetime | None) -> str:
+    parse_duration(older_than, "--older-than")
+    cutoff = _timestamp(None if now is None else now - parse_duration(older_than), f"<now - {older_than}>")
     return (  # S608: the values are parsed (timestamps from durations), the columns from an allow-list
         "SELECT "  # noqa: S608
         f"product, task_id, status, event_type, received_at, subject, event_id, archive_key FROM ("
         f"SELECT *, row_number() OVER (PARTITION BY product, task_id ORDER BY received_at DESC) AS latest "
-        f"FROM {TABLE} WHERE task_id IS NOT NULL AND {_window(parse_duration(since), now)}) AS tasks "
-        f"WHERE latest = 1 AND status IN ('WAITING', 'PROCESSING') AND received_at < {_timestamp(cutoff)} "
+        f"FROM {TABLE} WHERE task_id IS NOT NULL AND {_window(since, now)}) AS tasks "
+        f"WHERE latest = 1 AND status IN ('WAITING', 'PROCESSING') AND received_at < {cutoff} "
         f"ORDER BY received_at")
 
 
-def recovered(*, since: str = "1d", now: datetime) -> str:
+def recovered(*, since: str = "1d", now: datetime | None) -> str:
     return (  # S608: the values are parsed (timestamps from durations), the columns from an allow-list
         "SELECT "  # noqa: S608
         f"received_at, product, event_type, subject, task_id, status, succeeded, event_id, archive_key "
-        f"FROM {TABLE} WHERE recovered = true AND {_window(parse_duration(since), now)} ORDER BY received_at")
+        f"FROM {TABLE} WHERE recovered = true AND {_window(since, now)} ORDER BY received_at")
 
 
-def counts(*, by: str = "event_type", since: str = "1d", now: datetime) -> str:
+def counts(*, by: str = "event_type", since: str = "1d", now: datetime | None) -> str:
     columns = [c.strip() for c in str(by).split(",") if c.strip()]
     unknown = [c for c in columns if c not in GROUPABLE]
     if not columns or unknown:
@@ -85,7 +87,7 @@ def counts(*, by: str = "event_type", since: str = "1d", now: datetime) -> str:
     grouped = ", ".join(columns)
     return (  # S608: the values are parsed (timestamps from durations), the columns from an allow-list
         "SELECT "  # noqa: S608
-        f"{grouped}, count(*) AS events FROM {TABLE} WHERE {_window(parse_duration(since), now)} "
+        f"{grouped}, count(*) AS events FROM {TABLE} WHERE {_window(since, now)} "
         f"GROUP BY {grouped} ORDER BY events DESC, {grouped}")
 
 
@@ -113,7 +115,7 @@ NAMED_QUERIES: dict[str, NamedQuery] = {q.name: q for q in (
 
 def named_query(name: str, *, now: datetime | None = None, **options: Any) -> str:
     """The SQL of the named query ``name`` with ``options`` (``since="7d"``, ``older_than="1h"``,
-    ``by="event_type"``; None means the default)."""
+    ``by="event_type"``; None means the default), its time window from ``now`` (default: the clock)."""
     query = NAMED_QUERIES.get(name)
     if query is None:
         raise QueryOptionError(f"no named query {name!r}: one of {', '.join(NAMED_QUERIES)}")
@@ -123,3 +125,10 @@ def named_query(name: str, *, now: datetime | None = None, **options: Any) -> st
         raise QueryOptionError(f"{name} takes {', '.join('--' + o.replace('_', '-') for o in query.options)}, "
                                f"not {', '.join('--' + o.replace('_', '-') for o in extra)}")
     return query.build(**{**query.options, **given}, now=now or datetime.now(UTC))
+
+
+def sql_template(name: str) -> str:
+    """The named query's SQL with its defaults and symbols for its times (``<now - 7d>``): what the CLI
+    reference shows."""
+    query = NAMED_QUERIES[name]
+    return query.build(**query.options, now=None)
