@@ -12,6 +12,7 @@ import socket
 import sys
 
 from lib.cli.common import Command
+from lib.cli.query import add_engine_option
 
 
 def _fail(message: str) -> int:
@@ -49,9 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0,
                         help="the port on 127.0.0.1 (default: a free one, printed with the URL)")
     parser.add_argument("--bucket", help="the archive bucket; defaults to ARCHIVE_BUCKET")
-    parser.add_argument("--engine", choices=("local", "athena"), default="local",
-                        help="the query engine for the counts and the events list, as mediahook query's --engine: "
-                             "local (DuckDB over the table's objects, the default) or athena (a deployed stage)")
+    add_engine_option(parser)  # mediahook query's: the counts, the events list and replay by filter
     parser.add_argument("--stage", help="the deployed stage, for its alarms (mediahook-STAGE-*) and its reconcile "
                                         "function's log; defaults to MEDIAHOOK_STAGE, else dev")
 
