@@ -3,10 +3,12 @@ no traceback; and with what it needs, it prints the URL with its one-time token 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -78,10 +80,33 @@ def _overview(url: str) -> str:
         return str(response.read().decode())
 
 
-def test_an_empty_stack_shows_an_empty_overview_and_says_why() -> None:
+def _deployed_stage_signals(endpoint: str, stage: str) -> None:
+    """What a deployed stage has and a local stack has not: its alarms, its reconcile function's log."""
+    cloudwatch, logs = server_client(endpoint, "cloudwatch"), server_client(endpoint, "logs")
+    for name in ("CallbackErrorsAlarm-1A2B3C", "ReconcileErrorsAlarm-4D5E6F"):
+        cloudwatch.put_metric_alarm(AlarmName=f"mediahook-{stage}-{name}", Namespace="AWS/Lambda", MetricName="Errors",
+                                    Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+                                    ComparisonOperator="GreaterThanOrEqualToThreshold")
+    cloudwatch.set_alarm_state(AlarmName=f"mediahook-{stage}-ReconcileErrorsAlarm-4D5E6F", StateValue="ALARM",
+                               StateReason="Threshold Crossed")
+    cloudwatch.put_metric_alarm(AlarmName="another-stack-Alarm", Namespace="AWS/Lambda", MetricName="Errors",
+                                Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+                                ComparisonOperator="GreaterThanOrEqualToThreshold")
+    group = f"/aws/lambda/mediahook-{stage}-reconcile"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="run")
+    now = int(time.time() * 1000)
+    summaries = [{"listed": 3, "seen": 2, "recovered": 0}, {"listed": 7, "seen": 5, "recovered": 2}]
+    logs.put_log_events(logGroupName=group, logStreamName="run", logEvents=[
+        {"timestamp": now - 600_000 + i, "message": json.dumps({"message": "reconcile run finished", "summary": s})}
+        for i, s in enumerate(summaries)] + [{"timestamp": now - 1000, "message": "START RequestId: x"}])
+
+
+def test_an_empty_stack_shows_an_empty_overview_with_the_stages_alarms_and_last_reconcile() -> None:
     with moto_server() as endpoint:
         server_client(endpoint, "s3").create_bucket(Bucket="console-cli-archive")
-        process, url = _start({**BASE, "AWS_ENDPOINT_URL": endpoint})
+        _deployed_stage_signals(endpoint, "ci")
+        process, url = _start({**BASE, "AWS_ENDPOINT_URL": endpoint, "MEDIAHOOK_STAGE": "ci"})
         try:
             page = _overview(url)
         finally:
@@ -90,6 +115,12 @@ def test_an_empty_stack_shows_an_empty_overview_and_says_why() -> None:
     assert "The events table has no row for the last week" in page
     assert 'class="day-total">0<' in page
     assert "LEDGER_TABLE" not in page  # the overview does not need the ledger
+    alarms = page[page.index('id="alarms"'):]
+    assert alarms.index("ReconcileErrorsAlarm-4D5E6F: <b>ALARM</b>") < alarms.index(
+        "CallbackErrorsAlarm-1A2B3C: <b>OK</b>")  # the stage's own, without the stack name's prefix; ALARM first
+    assert "another-stack" not in page
+    reconcile = page[page.index('id="reconcile"'):page.index('id="alarms"')]
+    assert "<dt>listed</dt><dd>7</dd>" in reconcile and "<dt>recovered</dt><dd>2</dd>" in reconcile  # the last run
 
 
 def test_it_prints_its_url_with_a_token_and_serves_only_127_0_0_1() -> None:
