@@ -33,7 +33,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-COOKIE = "mediahook_console"
+# Cookies do not keep ports apart: two consoles on 127.0.0.1 (two stages) each name theirs after its port.
+COOKIE = "mediahook_console_{port}"
 CSRF_FIELD, CSRF_HEADER = "csrf_token", "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 MAX_FORM_BYTES = 64 * 1024  # a replay form holds a few filters: anything larger is not ours
@@ -61,6 +62,10 @@ class Sessions:
         return frozenset({f"127.0.0.1:{self.port}", f"localhost:{self.port}"})
 
     @property
+    def cookie(self) -> str:
+        return COOKIE.format(port=self.port)
+
+    @property
     def url(self) -> str:
         """What the console prints: the address with the one-time token."""
         return f"http://127.0.0.1:{self.port}/?{urlencode({'token': self.token})}"
@@ -85,7 +90,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _cookie(scope: Scope) -> str | None:
+def _cookie(scope: Scope, name: str) -> str | None:
     raw = _header(scope, b"cookie")
     if not raw:
         return None
@@ -94,7 +99,7 @@ def _cookie(scope: Scope) -> str | None:
         jar.load(raw)
     except CookieError:  # a malformed Cookie header is no session
         return None
-    morsel = jar.get(COOKIE)
+    morsel = jar.get(name)
     return morsel.value if morsel else None
 
 
@@ -121,7 +126,7 @@ class Guard:
             await _refuse(send, 400, f"refused: this console answers only to {sorted(self.sessions.hosts)[0]}, "
                                      "not to the host this request names")
             return
-        session = _cookie(scope)
+        session = _cookie(scope, self.sessions.cookie)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if "token" in query and scope["method"] in SAFE_METHODS:
             if session is not None and self.sessions.csrf_of(session) is not None:  # opened again, same browser
@@ -213,12 +218,11 @@ class Guard:
 
         return wrapped
 
-    @staticmethod
-    async def _redirect_with_cookie(scope: Scope, send: Send, session: str) -> None:
+    async def _redirect_with_cookie(self, scope: Scope, send: Send, session: str) -> None:
         query = [(k, v) for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()
                  if k != "token"]
         target = scope.get("path", "/") + (("?" + urlencode(query, doseq=True)) if query else "")
-        cookie = f"{COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict"
+        cookie = f"{self.sessions.cookie}={session}; Path=/; HttpOnly; SameSite=Strict"
         await send({"type": "http.response.start", "status": 303,
                     "headers": [(b"location", target.encode()), (b"set-cookie", cookie.encode()),
                                 (b"content-length", b"0"), *HEADERS]})
