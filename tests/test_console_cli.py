@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
 
+from lib.cli.common import load_sample
+from lib.intake import read_event
 from tests.aws_server import ROOT, free_port, moto_server, server_client
 
 BASE = {"PATH": os.environ["PATH"], "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
@@ -143,3 +148,33 @@ def test_it_prints_its_url_with_a_token_and_serves_only_127_0_0_1() -> None:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_a_dry_run_needs_no_target_and_a_replay_says_which_setting_is_missing() -> None:
+    sample = load_sample(ROOT / "events" / "vod" / "NewFileUpload.json")
+    event = read_event(json.loads(sample.body), pinned="vod", body=sample.body.encode())
+    key = f"vod/NewFileUpload/2026/12/03/{event.event_id}.json"
+    with moto_server() as endpoint:
+        s3 = server_client(endpoint, "s3")
+        s3.create_bucket(Bucket="console-cli-archive")
+        s3.put_object(Bucket="console-cli-archive", Key=key, Body=sample.body.encode(),
+                      Metadata={"received-at": "2026-12-03T10:00:00.000Z", "delivery": "push"})
+        process, url = _start({**BASE, "AWS_ENDPOINT_URL": endpoint})  # no EVENTS_TOPIC_ARN, no EVENT_BUS_NAME
+        try:
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+            opener.open(url, timeout=30).read()
+            base = url.split("/?")[0]
+            dry = opener.open(f"{base}/replay?{urllib.parse.urlencode({'key': key})}", timeout=30).read().decode()
+            assert "Dry run: 1 archived event would be published" in dry
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', dry)
+            assert csrf is not None
+            confirm = urllib.request.Request(  # noqa: S310 (127.0.0.1)
+                f"{base}/replay", data=urllib.parse.urlencode({"key": key, "csrf_token": csrf[1]}).encode(),
+                headers={"Origin": base, "Content-Type": "application/x-www-form-urlencoded"})
+            with pytest.raises(urllib.error.HTTPError) as failed:
+                opener.open(confirm, timeout=30)
+            assert failed.value.code == 503
+            assert "EVENTS_TOPIC_ARN or EVENT_BUS_NAME" in failed.value.read().decode()
+        finally:
+            process.terminate()
+            process.wait(timeout=20)

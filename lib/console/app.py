@@ -27,6 +27,8 @@ from lib.console import charts, queries, reads, replaying
 from lib.console.queries import BadFilter, EventFilter, QueryUnavailable
 from lib.console.reads import Connection, NotFound, Unavailable
 from lib.console.security import CSRF_FIELD, Guard, Sessions
+from lib.errors import StorageUnavailable
+from lib.settings import ConfigError
 
 HERE = Path(__file__).resolve().parent
 HTMX_VERSION = "2.0.11"  # static/htmx.min.js, from the npm package htmx.org (static/README.md)
@@ -156,8 +158,12 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
             return page(request, "error.html", status=400, message=str(exc))
         except READ_ERRORS as exc:
             return page(request, "error.html", status=503, message=str(exc))
-        except Exception as exc:  # noqa: BLE001 (the settings or a target: shown, never a traceback page)
-            return page(request, "error.html", status=503, message=f"the replay failed: {exc}")
+        except ConfigError as exc:  # the targets' settings (a dry run needs none)
+            return page(request, "error.html", status=503, message=f"the replay needs the stage's targets: {exc}")
+        except StorageUnavailable as exc:  # a target refused: the events before it went out
+            return page(request, "error.html", status=503,
+                        message=f"the replay stopped: {exc}; the events before it were re-published, and replaying "
+                                "again is safe (the same event ids: consumers dedupe)")
         return page(request, "replay.html", plan=plan, selection=_selection(form), result=result)
 
     app = Starlette(routes=[
