@@ -16,7 +16,10 @@ noise. Each figure sits next to the baseline it is judged against, measured in t
 5. a flood of forged requests in one sandbox: AWS calls made and log lines written, with the refusal log
    budget and without it;
 6. the ledger: the callback with LEDGER_TABLE next to the callback without it, 20 ms added to every (in-memory)
-   AWS call, in the same run; and the ledger's DynamoDB writes per event over every sample.
+   AWS call, in the same run; and the ledger's DynamoDB writes per event over every sample;
+7. the events table (benchmarks/_query.py): its cost per million events at list prices, the bytes a named query
+   scans per million events, and the local engine's ``failures --since 7d`` over 100,000 events next to reading
+   the same events one object at a time from the archive.
 """
 
 from __future__ import annotations
@@ -243,6 +246,19 @@ def ledger_cost(events: int, latency: float) -> dict[str, Any]:
     return data
 
 
+def query_table(events: int, archive_sample: int) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+        target = out.name
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env |= {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+            "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    subprocess.run([sys.executable, "-m", "benchmarks._query", target, str(events), str(archive_sample)], cwd=ROOT,
+                   env=env, stdout=subprocess.DEVNULL, check=True, timeout=1200)
+    data: dict[str, Any] = json.loads(Path(target).read_text())
+    Path(target).unlink()
+    return data
+
+
 # --------------------------------------------------------------------------- 4. package size
 
 
@@ -307,6 +323,20 @@ def table(results: dict[str, Any]) -> str:
                      "0 calls, < 40 lines", "yes" if b["aws_calls"] == 0 and b["log_lines"] < 40 else "NO"))
         rows.append(("  their log bytes (EMF: the Rejections metric, one line per invocation)",
                      f"{b['log_bytes']} B", f"{u['log_bytes']} B (no budget)", "", "", ""))
+    if "query" in results:
+        q, local = results["query"], results["query"]["local"]
+        usd = q["usd_per_million"]
+        rows.append((f"events table: failures --since 7d, local engine, {local['events']} events",
+                     f"{local['local_s']} s", f"{local['archive_s']} s (archive, object by object)",
+                     f"{local['speedup']}x faster", "", ""))
+        rows.append((f"  (the archive read timed on {local['archive_sampled']} objects, scaled)", "",
+                     f"{local['archive_ms_per_object']} ms per object", "", "", ""))
+        rows.append(("  keeping the table, per million events (Firehose ingest + a month of S3)",
+                     f"USD {round(usd['firehose_ingest'] + usd['s3_storage_per_month'], 3)}",
+                     f"{q['stored_mb_per_million']} MB gzip stored", "", "", ""))
+        rows.append(("  bytes failures --since 7d scans on Athena, per million events in the window",
+                     f"{q['scan_mb_per_million_failures_7d']} MB", f"USD {q['athena_usd_per_query_per_million']}",
+                     "", f"1 GB cutoff: {q['events_under_1gb_cutoff_millions']} M events", ""))
     if "package" in results:
         k = results["package"]
         rows.append(("deployment package", f"{k['zipped_mb']} MB zipped", f"{k['unzipped_mb']} MB unzipped", "",
@@ -320,9 +350,10 @@ def table(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test of the harness)")
-    parser.add_argument("--only", nargs="*", choices=["cold_start", "warm", "pull", "flood", "package", "ledger"])
+    parser.add_argument("--only", nargs="*",
+                        choices=["cold_start", "warm", "pull", "flood", "package", "ledger", "query"])
     args = parser.parse_args(argv)
-    only = set(args.only or ["cold_start", "warm", "pull", "flood", "package", "ledger"])
+    only = set(args.only or ["cold_start", "warm", "pull", "flood", "package", "ledger", "query"])
     results: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                            "platform": platform.platform()}, "id": str(uuid.uuid4())}
@@ -341,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
         results["package"] = package_size(artifact)
     if "ledger" in only:
         results["ledger"] = ledger_cost(events=40 if args.quick else 200, latency=0.02)
+    if "query" in only:
+        results["query"] = query_table(events=5_000 if args.quick else 100_000,
+                                       archive_sample=200 if args.quick else 2_000)
     shutil.rmtree(artifact_dir, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / ("quick.json" if args.quick else "latest.json")

@@ -33,6 +33,7 @@ REGION = "us-east-1"
 BUCKET, TOPIC, TABLE, QUEUE = ("mediahook-local-archive", "mediahook-local-events", "mediahook-local-idempotency",
                                "mediahook-local-notifications")
 LEDGER = "mediahook-local-ledger"  # the ledger (lib/ledger.py): as serverless.yml's LedgerTable
+EVENTS_STREAM = "mediahook-local-events"  # the events table's delivery stream (lib/query/): as serverless.yml's
 # The `local` stage's secrets in serverless.yml.
 VOD_KEY, MPS_KEY, TOKEN = "localdemovodkey", "localdemompskey", "local-demo-token"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION,
@@ -127,7 +128,8 @@ class Stack:
         self._create_resources()
 
         env |= {"AWS_ENDPOINT_URL": self.endpoint, "ARCHIVE_BUCKET": BUCKET, "EVENTS_TOPIC_ARN": self.topic_arn,
-                "IDEMPOTENCY_TABLE": TABLE, "LEDGER_TABLE": LEDGER, "OFFLINE_HTTP_PORT": str(self.http_port),
+                "IDEMPOTENCY_TABLE": TABLE, "LEDGER_TABLE": LEDGER, "EVENTS_STREAM_NAME": EVENTS_STREAM,
+                "OFFLINE_HTTP_PORT": str(self.http_port),
                 "OFFLINE_LAMBDA_PORT": str(self.lambda_port), "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true"}
         gateway, gateway_log = self._spawn("offline", [str(osls), "offline", "start", "--stage", "local",
@@ -142,6 +144,7 @@ class Stack:
                               AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                               KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
         ledger.create_table(dynamodb, LEDGER)
+        create_events_table_stream(self.clients("firehose"))
         self.queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url,
                                              AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -209,6 +212,16 @@ class Row:
     archive_key: str = ""
     notified: str = ""
     note: str = ""
+
+
+def create_events_table_stream(firehose: Any) -> None:
+    """The events table's stream into the archive bucket, as serverless.yml's EventsTableStream (moto writes each
+    put as one object, uncompressed, under the prefix taken literally: the local engine reads either)."""
+    firehose.create_delivery_stream(
+        DeliveryStreamName=EVENTS_STREAM, DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/mediahook-local-events", "BucketARN": f"arn:aws:s3:::{BUCKET}",
+            "Prefix": "tables/events/dt=!{timestamp:yyyy-MM-dd}/", "CompressionFormat": "GZIP"})
 
 
 def signed_delivery(path: Path, base: str) -> tuple[str, str, str]:
@@ -306,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"try:  curl -s -X POST '{stack.callback}/cme?token={TOKEN}' --data-binary "
                   "@tests/samples/cme_Material.Imported.json")
             print(f"VOD key: {VOD_KEY}, MPS key: {MPS_KEY} (e.g. python -m lib.cli send events/vod/*.json --url "
-                  f"{stack.callback} --sign-key {VOD_KEY})\nCtrl-C stops everything.")
+                  f"{stack.callback} --sign-key {VOD_KEY})")
+            print(f"then:  AWS_ENDPOINT_URL={stack.endpoint} ARCHIVE_BUCKET={BUCKET} mediahook query "
+                  "'SELECT product, event_type, status FROM events'\nCtrl-C stops everything.")
             while all(p.poll() is None for p in stack.processes):
                 time.sleep(0.5)
             print("a process of the stack exited; stopping", file=sys.stderr)

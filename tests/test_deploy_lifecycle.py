@@ -130,6 +130,7 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     assert functions["reconcile"]["Environment"]["Variables"]["RECONCILE_PRODUCTS"] == "vod"
     outputs = deploy_local.stack_outputs(account.endpoint, stage)
     assert outputs["EventsTopicArn"] == topic_arn and outputs["ArchiveBucketName"] == resources["ArchiveBucket"]
+    _check_events_table(account, stack, stage, resources, functions, outputs)
 
     # 2. the same again: nothing to do
     assert "Deployment skipped" in _deploy(account, service, stage)
@@ -149,6 +150,95 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
         account.client("cloudformation").describe_stacks(StackName=stack)
     assert not account.functions(stage)
     account.client("s3").head_bucket(Bucket=resources["ArchiveBucket"])
+
+
+def _resolve(value: Any, account: Account, resources: dict[str, str]) -> Any:
+    """The template's intrinsic functions that the events table's resources use, resolved for this stack."""
+    import re
+
+    def ref(name: str) -> str:
+        pseudo = {"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1", "AWS::Partition": "aws"}
+        return pseudo.get(name) or resources[name]
+
+    def arn(name: str) -> str:
+        if name.endswith("Role"):
+            return str(account.client("iam").get_role(RoleName=resources[name].rsplit("/", 1)[-1])["Role"]["Arn"])
+        return f"arn:aws:s3:::{resources[name]}"
+
+    if isinstance(value, list):
+        return [_resolve(v, account, resources) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "Ref" in value:
+        return ref(value["Ref"])
+    if "Fn::GetAtt" in value:
+        assert value["Fn::GetAtt"][1] == "Arn"
+        return arn(value["Fn::GetAtt"][0])
+    if "Fn::Sub" in value:
+        return re.sub(r"\$\{([^}.]+)(\.Arn)?\}", lambda m: arn(m[1]) if m[2] else ref(m[1]), value["Fn::Sub"])
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_resolve(parts, account, resources))
+    return {k: _resolve(v, account, resources) for k, v in value.items()}
+
+
+def _check_events_table(account: Account, stack: str, stage: str, resources: dict[str, str],
+                        functions: dict[str, dict[str, Any]], outputs: dict[str, str]) -> None:
+    """The events table's resources (lib/query/). moto's CloudFormation builds the results bucket and the
+    operators' policy; the stream, the Glue database and table and the workgroup it does not build, so they
+    are created here through moto's own APIs from the deployed template's properties: the APIs accept them,
+    and a row put on the stream lands where the Glue table and the local engine read."""
+    import json
+    import os
+    from unittest import mock
+
+    from lib import aws as aws_clients
+    from lib.query import run_query
+
+    stream = f"mediahook-{stage}-events"
+    for name, function in functions.items():
+        assert function["Environment"]["Variables"]["EVENTS_STREAM_NAME"] == stream, name
+    results = resources["QueryResultsBucket"]  # (its hardening and lifecycle: tests/test_query_template.py)
+    account.client("s3").head_bucket(Bucket=results)
+    assert account.client("iam").get_policy(PolicyArn=outputs["QueryPolicyArn"])["Policy"]["Arn"]
+    assert outputs["QueryWorkGroupName"] == f"mediahook-{stage}" and outputs["EventsTableDatabase"] == f"mediahook_{stage}"
+
+    body = account.client("cloudformation").get_template(StackName=stack)["TemplateBody"]
+    template = json.loads(body) if isinstance(body, str) else body
+    # (a Glue database's Ref is its name)
+    known = {**resources, "EventsDatabase": template["Resources"]["EventsDatabase"]["Properties"]["DatabaseInput"]["Name"]}
+    props = {name: _resolve(template["Resources"][name]["Properties"], account, known)
+             for name in ("EventsTableStream", "EventsDatabase", "EventsRowsTable", "QueryWorkGroup")}
+    glue = account.client("glue")
+    glue.create_database(DatabaseInput=props["EventsDatabase"]["DatabaseInput"])
+    database = props["EventsDatabase"]["DatabaseInput"]["Name"]
+    glue.create_table(DatabaseName=database, TableInput=props["EventsRowsTable"]["TableInput"])
+    table = glue.get_table(DatabaseName=database, Name="events_rows")["Table"]
+    assert table["Parameters"]["projection.enabled"] == "true"
+    workgroup = props["QueryWorkGroup"]
+    configuration = workgroup["WorkGroupConfiguration"]  # (a stage parameter is a string: CloudFormation casts it)
+    configuration["BytesScannedCutoffPerQuery"] = int(configuration["BytesScannedCutoffPerQuery"])
+    account.client("athena").create_work_group(Name=workgroup["Name"], Description=workgroup["Description"],
+                                               Configuration=configuration)
+    config = account.client("athena").get_work_group(WorkGroup=workgroup["Name"])["WorkGroup"]["Configuration"]
+    assert config["BytesScannedCutoffPerQuery"] == 1024**3
+    assert config["ResultConfiguration"]["OutputLocation"] == f"s3://{results}/results/"
+    firehose = account.client("firehose")
+    firehose.create_delivery_stream(**props["EventsTableStream"])
+    row = {"event_id": "0" * 64, "product": "vod", "event_type": "NewFileUpload",
+           "received_at": "2026-12-03 10:00:00.000", "archive_key": "vod/NewFileUpload/2026/12/03/x.json"}
+    firehose.put_record(DeliveryStreamName=stream, Record={"Data": json.dumps(row).encode() + b"\n"})
+    location = table["StorageDescriptor"]["Location"]
+    assert location == f"s3://{resources['ArchiveBucket']}/tables/events/"
+    env = {"AWS_ENDPOINT_URL": account.endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+           "ARCHIVE_BUCKET": resources["ArchiveBucket"], "AWS_DEFAULT_REGION": "us-east-1"}
+    with mock.patch.dict(os.environ, env):
+        aws_clients.reset()
+        try:
+            found = run_query("SELECT event_id, event_type FROM events").rows
+        finally:
+            aws_clients.reset()
+    assert found == [{"event_id": "0" * 64, "event_type": "NewFileUpload"}]
 
 
 def _ledger_grants(account: Account, role_arn: str, dedup_arn: str) -> list[tuple[set[str], str]]:

@@ -91,6 +91,18 @@ def test_serve_answers_the_cli_and_ctrl_c_leaves_no_process(tmp_path: pytest.Tem
                               cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60, check=False)
         assert send.returncode == 0, send.stdout + send.stderr
         assert [json.loads(x)["status"] for x in send.stdout.splitlines()] == [200, 200]
+        # the events table: the stack's stream wrote a row per event, which `mediahook query` reads from moto server
+        query_env = {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports[1]}", "AWS_ACCESS_KEY_ID": "local",
+                     "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
+                     "ARCHIVE_BUCKET": "mediahook-local-archive"}
+        query_env.pop("AWS_SESSION_TOKEN", None)
+        query = subprocess.run([sys.executable, "-m", "lib.cli", "query", "--json",
+                                "SELECT product, event_type, delivery FROM events ORDER BY product"],
+                               cwd=ROOT, env=query_env, capture_output=True, text=True, timeout=60, check=False)
+        assert query.returncode == 0, query.stdout + query.stderr
+        assert [json.loads(x) for x in query.stdout.splitlines()] == [
+            {"product": "mps", "event_type": "WorkflowTask", "delivery": "push"},
+            {"product": "vod", "event_type": "NewFileUpload", "delivery": "push"}]
         forged = subprocess.run([sys.executable, "-m", "lib.cli", "send", "events/vod/NewFileUpload.json", "--url",
                                  url, "--sign-key", "wrongkey", "--quiet"], cwd=ROOT, env=ENV, capture_output=True,
                                 text=True, timeout=60, check=False)
