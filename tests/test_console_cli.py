@@ -107,9 +107,12 @@ def _deployed_stage_signals(endpoint: str, stage: str) -> None:
         for i, s in enumerate(summaries)] + [{"timestamp": now - 1000, "message": "START RequestId: x"}])
 
 
-def test_an_empty_stack_shows_an_empty_overview_with_the_stages_alarms_and_last_reconcile() -> None:
+def test_an_empty_table_and_a_stages_dead_letters_alarms_and_last_reconcile_on_the_overview() -> None:
     with moto_server() as endpoint:
-        server_client(endpoint, "s3").create_bucket(Bucket="console-cli-archive")
+        s3 = server_client(endpoint, "s3")
+        s3.create_bucket(Bucket="console-cli-archive")
+        for key in ("vod/_dead/2026/12/03/a.json", "vod/_dead/2026/12/03/b.json", "mps/_dead/2026/12/02/c.json"):
+            s3.put_object(Bucket="console-cli-archive", Key=key, Body=b"{}")  # poison events pull and CMQ kept
         _deployed_stage_signals(endpoint, "ci")
         process, url = _start({**BASE, "AWS_ENDPOINT_URL": endpoint, "MEDIAHOOK_STAGE": "ci"})
         try:
@@ -120,6 +123,8 @@ def test_an_empty_stack_shows_an_empty_overview_with_the_stages_alarms_and_last_
     assert "The events table has no row for the last week" in page
     assert 'class="day-total">0<' in page
     assert "LEDGER_TABLE" not in page  # the overview does not need the ledger
+    dead = page[page.index('id="dead-letters"'):page.index('id="forwarding"')]
+    assert all(f"{p}: <b>{n}</b>" in dead for p, n in (("vod", 2), ("cme", 0), ("mps", 1)))
     alarms = page[page.index('id="alarms"'):]
     assert alarms.index("ReconcileErrorsAlarm-4D5E6F: <b>ALARM</b>") < alarms.index(
         "CallbackErrorsAlarm-1A2B3C: <b>OK</b>")  # the stage's own, without the stack name's prefix; ALARM first
