@@ -251,6 +251,10 @@ def test_event_page_shows_and_downloads_the_archived_body(page: Any, console: Co
     assert Path(download.value.path()).read_bytes() == event["body"].encode()  # byte for byte
     resources = page.locator("#resources a").all_inner_texts()
     assert resources and all(page.locator(f"#resources a[href='/resource/{r}']").count() == 1 for r in resources)
+    page.click("#replay-event")
+    page.wait_for_selector("#dry-run")
+    assert "Dry run: 1 archived event would be published" in page.locator("#dry-run").inner_text()
+    assert page.locator("#plan li").all_inner_texts() == [event["archive_key"]]
 
 
 def test_resource_timeline_in_order_with_its_latest_state(page: Any, console: Console, stack: Stack) -> None:
