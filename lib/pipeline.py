@@ -99,18 +99,22 @@ def run_effects(event: InboundEvent, *, delivery: Delivery, settings: Settings,
     if not archived.created:
         logger.info("event already archived; publishing again", extra={"archive_key": key})
     state_change = _state_change(pending, key)
-    if archived.created and settings.events_stream_name:
+    notify(event, archived, delivery=delivery, received_at=stamp, settings=settings, state_change=state_change)
+    # The event is accepted now. Its first acceptance: with IDEMPOTENCY_TABLE these effects run once per event
+    # (a failed attempt releases its record, so its retry is still the first acceptance); without one, the
+    # archive's conditional write is the witness.
+    if settings.events_stream_name and (archived.created or settings.idempotency_table):
         add_table_row(event, key, delivery=delivery, received_at=stamp, state_change=state_change,
                       stream=settings.events_stream_name)
-    notify(event, archived, delivery=delivery, received_at=stamp, settings=settings, state_change=state_change)
     return {"archive_key": key, "state_change": state_change}
 
 
 def add_table_row(event: InboundEvent, key: str, *, delivery: Delivery, received_at: str,
                   state_change: StateChange | None, stream: str) -> None:
-    """The event's row in the events table (lib/query/row.py), once: only when this call created the archive
-    object, so a retry, a re-sent copy or a replay adds none. Never fails the delivery: the archive is the
-    record, a lost row is counted (TableRowsFailed) and ``mediahook query backfill`` rebuilds it."""
+    """The event's row in the events table (lib/query/row.py), written once the event is accepted for the first
+    time (a re-sent copy or a replay adds none; an at-least-once copy is deduplicated by the ``events`` view).
+    Never fails the delivery: the archive is the record, a lost row is counted (TableRowsFailed) and
+    ``mediahook query backfill`` rebuilds it."""
     from lib.query.row import event_row, write_row  # off the cold path: only when the table is configured
 
     try:

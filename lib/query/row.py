@@ -2,8 +2,9 @@
 the Firehose delivery stream (``EVENTS_STREAM_NAME``), which batches rows into gzip NDJSON objects under
 ``dt=YYYY-MM-DD/``.
 
-The row is written once, when the event is first archived (the conditional archive write created its
-object). The archive is the record: a failed row write is logged and counted (``TableRowsFailed``) and
+The row is written once, after the event's notification, when the event is accepted for the first time:
+the idempotency record says so (``IDEMPOTENCY_TABLE``), or without one, the conditional archive write created
+its object. The archive is the record: a failed row write is logged and counted (``TableRowsFailed``) and
 does not fail the delivery; ``mediahook query backfill`` rebuilds the missing rows from the archive.
 Nothing here is imported at cold start (the pipeline imports it on the first row), and the Firehose
 client is created on first use.

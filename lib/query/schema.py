@@ -32,8 +32,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("file_ids", "array<string>", "VARCHAR[]", "every FileId the event names"),
     Column("status", "string", "VARCHAR", "Tencent's status as sent: FINISH, PROCESSING, ..."),
     Column("succeeded", "boolean", "BOOLEAN", "false on any error, true on success, null when no outcome is reported"),
-    Column("error_code", "bigint", "BIGINT", "Tencent's error code, when not zero"),
-    Column("error_message", "string", "VARCHAR", "Tencent's error message, with error_code"),
+    Column("error_code", "bigint", "BIGINT", "Tencent's error code as sent (0: none); null when the event has none"),
+    Column("error_message", "string", "VARCHAR", "Tencent's error message, when not empty"),
     Column("state_change", "string", "VARCHAR", "advanced, repeated or stale (the ledger's decision); null without "
                                                 "a ledger and in backfilled rows"),
     Column("recovered", "boolean", "BOOLEAN", "true: rebuilt by reconciliation (delivery reconcile)"),

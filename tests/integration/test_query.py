@@ -18,7 +18,16 @@ from lib import aws as aws_clients
 from lib.cli.common import callback_url, load_sample, sign_body
 from lib.query import QueryFailed, named_query, run_query
 from lib.settings import get_settings
-from tests.conftest import BUCKET, EVENTS, REGION, Aws, LambdaContext, http_event, response_json
+from tests.conftest import (
+    BUCKET,
+    EVENTS,
+    REGION,
+    Aws,
+    LambdaContext,
+    http_event,
+    publish_fails_for,
+    response_json,
+)
 
 STREAM = "mediahook-events-table-test"
 TABLE_PREFIX = "tables/events/"
@@ -168,3 +177,37 @@ def test_stuck_finds_the_tasks_whose_latest_event_is_still_processing(
 def test_sql_the_engine_rejects_is_a_query_failed_with_its_message(table: Aws) -> None:
     with pytest.raises(QueryFailed, match="no_such_column"):
         run_query("SELECT no_such_column FROM events")
+
+
+def _rows(aws: Aws) -> list[dict[str, Any]]:
+    return [json.loads(line) for key, data in aws.objects().items() if key.startswith(TABLE_PREFIX)
+            for line in data.splitlines()]
+
+
+def test_with_idempotency_a_delivery_retried_after_a_failed_notification_has_one_row(
+        table: Aws, idempotency_table: str, context: LambdaContext) -> None:
+    sample = load_sample(EVENTS / "vod/NewFileUpload.json")
+    body = sign_body(sample.body, "vod", vod_key=VOD_KEY)
+    marker = json.loads(sample.body)["FileUploadEvent"]["FileId"]
+    with publish_fails_for(marker):
+        failed = handler.callback(http_event(body, path="/callback/vod"), context)
+    assert failed["statusCode"] == 503
+    assert _rows(table) == []  # not accepted: no row
+    assert handler.callback(http_event(body, path="/callback/vod"), context)["statusCode"] == 200  # Tencent retries
+    assert handler.callback(http_event(body, path="/callback/vod"), context)["statusCode"] == 200  # a duplicate
+    assert [r["event_type"] for r in _rows(table)] == ["NewFileUpload"]
+
+
+def test_without_idempotency_a_retry_after_a_failed_notification_leaves_the_row_to_backfill(
+        table: Aws, context: LambdaContext, capsys: pytest.CaptureFixture[str]) -> None:
+    from lib.cli import main
+
+    sample = load_sample(EVENTS / "vod/NewFileUpload.json")
+    body = sign_body(sample.body, "vod", vod_key=VOD_KEY)
+    with publish_fails_for(json.loads(sample.body)["FileUploadEvent"]["FileId"]):
+        assert handler.callback(http_event(body, path="/callback/vod"), context)["statusCode"] == 503
+    assert handler.callback(http_event(body, path="/callback/vod"), context)["statusCode"] == 200
+    assert _rows(table) == []  # the archive write of the retry found its object: no witness of a first time
+    assert main(["query", "backfill", "--from", datetime.now(UTC).date().isoformat()]) == 0
+    assert "1 written" in capsys.readouterr().out
+    assert [r["event_type"] for r in run_query("SELECT event_type FROM events").rows] == ["NewFileUpload"]

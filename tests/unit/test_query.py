@@ -4,6 +4,7 @@ imports, the local engine over rows it is handed."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -110,3 +111,13 @@ def test_the_local_engine_reads_gzip_and_plain_rows_and_dedupes_per_event_and_da
         ("mps", "a", "2026-12-03 10:00:00", "2026-12-03"), ("vod", "a", "2026-12-03 10:00:00", "2026-12-03"),
         ("vod", "b", "2026-12-04 00:00:00", "2026-12-04")]
     assert connect(None).execute("SELECT count(*) FROM events").fetchone() == (0,)
+
+
+def test_the_contract_lists_the_tables_columns_as_the_code_defines_them() -> None:
+    from lib.query.schema import PARTITION
+
+    text = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
+    section = text.split("## The events table", 1)[1].split("\n## ", 1)[0]
+    documented = [(m[1], m[2], m[3].strip()) for m in re.finditer(r"^\| `(\w+)` \| `([\w<>]+)` \| (.+) \|$", section,
+                                                                  re.MULTILINE)]
+    assert documented == [(c.name, c.glue_type, c.description) for c in (*COLUMNS, PARTITION)]
