@@ -30,6 +30,7 @@ def test_an_event_key_under_the_prefix_is_read(key: str) -> None:
     f"stage/vod/_dead/2026/12/03/{EVENT_ID}.json",  # a dead letter: not an event's archive
     f"stage/vod/NewFileUpload/2026/12/03/../../../../../secret/{EVENT_ID}.json",
     f"stage/vod/NewFileUpload/2026/12/03/{EVENT_ID[:-1]}.json",
+    f"stage/vod/NewFileUpload/2026/12/03/{EVENT_ID}.json\n",  # what the pattern's $ lets through
     "",
 ])
 def test_anything_else_is_not_found(key: str) -> None:

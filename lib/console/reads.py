@@ -93,7 +93,8 @@ def check_key(conn: Connection, key: str) -> Any:
     """The key's parts, if ``key`` is an event's archive key under this stage's prefix (a smoke check's under
     ``_synthetic/`` too); else ``NotFound``: nothing else in the bucket is read through the console."""
     rest = key[len(conn.prefix):] if key.startswith(conn.prefix) else ""
-    match = ARCHIVE_KEY.match(rest.removeprefix(SYNTHETIC))
+    # fullmatch: the pattern's ``$`` would let a trailing newline through (into S3 and the download's filename).
+    match = ARCHIVE_KEY.fullmatch(rest.removeprefix(SYNTHETIC))
     if match is None:
         raise NotFound(f"not an archived event's key: {key[:200]!r}")
     return match
