@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from lib.console.reads import Connection, NotFound, check_key
-from lib.console.replaying import for_event
+from lib.console.queries import EventFilter
+from lib.console.replaying import for_event, for_filter
 
 EVENT_ID = "ab" * 32
 CONN = Connection(bucket="archive", prefix="stage/")
@@ -42,3 +43,13 @@ def test_a_synthetic_event_is_not_replayed() -> None:
     assert for_event(CONN, f"stage/vod/NewFileUpload/2026/12/03/{EVENT_ID}.json").keys
     with pytest.raises(NotFound, match="synthetic"):
         for_event(CONN, f"stage/_synthetic/vod/NewFileUpload/2026/12/03/{EVENT_ID}.json")
+
+
+def test_a_replay_by_filter_leaves_out_synthetic_events_and_says_so() -> None:
+    """The events table has rows for smoke checks' events too: the replay path cannot take their keys."""
+    real = f"stage/vod/NewFileUpload/2026/12/03/{EVENT_ID}.json"
+    synthetic = f"stage/_synthetic/vod/NewFileUpload/2026/12/03/{'cd' * 32}.json"
+    plan = for_filter(CONN, lambda sql: [{"archive_key": real}, {"archive_key": synthetic}, {"archive_key": real}],
+                      EventFilter())
+    assert plan.keys == [real]
+    assert len(plan.skipped) == 1 and plan.skipped[0].startswith(f"{synthetic}: ") and "synthetic" in plan.skipped[0]
