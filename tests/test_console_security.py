@@ -67,6 +67,15 @@ def test_the_token_opens_one_session_once() -> None:
     assert call(guard)[0] == 403  # no cookie
 
 
+def test_the_token_redirect_stays_on_this_console() -> None:
+    """The redirect that drops the token names a path of this console, never another site (``//host``)."""
+    for path, expected in (("//evil.example/x", "/evil.example/x"), ("/\\evil.example/", "/%5Cevil.example/"),
+                           ("/resource/a b/é", "/resource/a%20b/%C3%A9")):
+        sessions = Sessions(port=PORT)
+        status, headers, _ = call(Guard(_app, sessions), path=path, query=urlencode({"token": sessions.token}))
+        assert status == 303 and headers["location"] == expected, path
+
+
 def test_a_session_is_this_consoles_only() -> None:
     _, _, cookie = opened()
     other = Guard(_app, Sessions(port=PORT))  # another console (restarted, or another stage's)

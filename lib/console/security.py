@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -221,7 +221,10 @@ class Guard:
     async def _redirect_with_cookie(self, scope: Scope, send: Send, session: str) -> None:
         query = [(k, v) for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()
                  if k != "token"]
-        target = scope.get("path", "/") + (("?" + urlencode(query, doseq=True)) if query else "")
+        # The same page on this console: the path percent-encoded (a header is ASCII) and rooted once, so that
+        # ``//host/`` or ``/\\host/`` cannot make the Location another site's.
+        path = "/" + quote(scope.get("path", "/"), safe="/:@!$&'()*+,;=-._~").lstrip("/")
+        target = path + (("?" + urlencode(query, doseq=True)) if query else "")
         cookie = f"{self.sessions.cookie}={session}; Path=/; HttpOnly; SameSite=Strict"
         await send({"type": "http.response.start", "status": 303,
                     "headers": [(b"location", target.encode()), (b"set-cookie", cookie.encode()),
