@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lib.console.queries import BadFilter, EventFilter, counts, list_events, replay_candidates
+from lib.console.queries import COLUMNS, BadFilter, EventFilter, counts, list_events, replay_candidates
 from tests.conftest import EVENTS
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -45,6 +45,7 @@ def _rows(tmp_path: Path) -> tuple[Any, list[dict[str, Any]]]:
     ({"q": "abc' OR '1'='1"}, "q: an id"),
     ({"since": "yesterday"}, "since: a date or time"),
     ({"page": "0"}, "page: a page number"),
+    ({"since": "2026-12-03T10:00", "until": "2026-12-03T10:00"}, "until: a time after since"),
 ])
 def test_a_bad_filter_value_is_refused_with_its_name(params: dict[str, str], message: str) -> None:
     with pytest.raises(BadFilter, match=message):
@@ -102,3 +103,21 @@ def test_a_replay_by_filter_takes_every_selected_event_oldest_first(tmp_path: Pa
     selected = replay_candidates(EventFilter.from_params({"product": "vod", "page": "3"}), run)
     vod = [r for r in rows if r["product"] == "vod"]
     assert [r["archive_key"] for r in selected] == [r["archive_key"] for r in reversed(vod)]  # not one page: all
+
+
+def test_until_finds_an_event_whose_row_reached_the_next_days_partition() -> None:
+    """On Athena ``dt`` is the day Firehose received the row: an event received at 23:59:50 can sit in the next
+    day's partition. ``until`` must still find it (the local engine's dt is the receipt's day: built here)."""
+    import duckdb
+
+    db = duckdb.connect()
+    db.execute("CREATE TABLE events AS SELECT TIMESTAMP '2026-12-02 23:59:50' AS received_at, DATE '2026-12-03' AS dt, "
+               + ", ".join(f"NULL AS {c}" for c in COLUMNS if c != "received_at"))
+
+    def run(sql: str) -> list[dict[str, Any]]:
+        cursor = db.execute(sql)
+        return [dict(zip([d[0] for d in cursor.description], r, strict=True)) for r in cursor.fetchall()]
+
+    flt = EventFilter.from_params({"since": "2026-12-02T23:00", "until": "2026-12-02T23:59:59"})
+    assert len(list_events(flt, run).rows) == 1
+    assert len(replay_candidates(flt, run)) == 1

@@ -110,9 +110,12 @@ class EventFilter:
         page = get("page") or "1"
         if not page.isdigit() or int(page) < 1:
             raise BadFilter("page: a page number from 1 expected")
+        since = _time(get("since"), "since") if get("since") else None
+        until = _time(get("until"), "until") if get("until") else None
+        if since and until and until <= since:  # an empty window is a mistake, said rather than listed as nothing
+            raise BadFilter("until: a time after since expected")
         return cls(product=product, event_type=event_type, succeeded=_boolean(get("succeeded"), "succeeded"),
-                   state_change=state_change, since=_time(get("since"), "since") if get("since") else None,
-                   until=_time(get("until"), "until") if get("until") else None, search=search, page=int(page))
+                   state_change=state_change, since=since, until=until, search=search, page=int(page))
 
     def params(self, **changes: Any) -> dict[str, str]:
         """The filter as query parameters (what links to other pages of it carry); empty ones left out."""
@@ -149,7 +152,9 @@ class EventFilter:
             terms.append(f"dt >= DATE '{self.since.astimezone(UTC):%Y-%m-%d}'")  # the partition, then the time
             terms.append(f"received_at >= {timestamp(self.since)}")
         if self.until:
-            terms.append(f"dt <= DATE '{self.until.astimezone(UTC):%Y-%m-%d}'")
+            # dt is the day the row reached the table (Firehose's arrival), which can be the day after its
+            # receipt (an event received just before midnight): one day of margin, then the exact time.
+            terms.append(f"dt <= DATE '{self.until.astimezone(UTC) + timedelta(days=1):%Y-%m-%d}'")
             terms.append(f"received_at < {timestamp(self.until)}")
         if self.search:
             needle = self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
