@@ -1,14 +1,19 @@
 """What the console agrees to read from the bucket: an event's archive key under the stage's prefix, nothing
 else (not the events table's objects, not another prefix, not a made-up path); a smoke check's synthetic event
-can be read but not replayed."""
+can be read but not replayed, by event or by filter; and plans read the replay path's SKIP lines safely from threads."""
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
+from typing import Any
+
 import pytest
 
-from lib.console.reads import Connection, NotFound, check_key
 from lib.console.queries import EventFilter
-from lib.console.replaying import for_event, for_filter
+from lib.console.reads import Connection, NotFound, check_key
+from lib.console.replaying import for_event, for_filter, for_resource
 
 EVENT_ID = "ab" * 32
 CONN = Connection(bucket="archive", prefix="stage/")
@@ -53,3 +58,28 @@ def test_a_replay_by_filter_leaves_out_synthetic_events_and_says_so() -> None:
                       EventFilter())
     assert plan.keys == [real]
     assert len(plan.skipped) == 1 and plan.skipped[0].startswith(f"{synthetic}: ") and "synthetic" in plan.skipped[0]
+
+
+def test_replays_at_once_leave_stderr_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages run in a thread pool and a plan reads the replay path's SKIP lines by swapping sys.stderr: two at once
+    (the first done while the second is still reading) must not leave stderr pointing at a buffer."""
+    import lib.cli.replay
+
+    def archived_only(s3: Any, bucket: str, keys: list[str]) -> list[str]:
+        time.sleep(float(keys[0]))  # the first reads briefly, the second longer
+        print(f"SKIP {keys[0]}", file=sys.stderr)
+        return keys
+
+    monkeypatch.setattr(lib.cli.replay, "ledger_keys", lambda ledger, resource, *_: ([resource], {resource: None}))
+    monkeypatch.setattr(lib.cli.replay, "archived_only", archived_only)
+    monkeypatch.setattr(Connection, "client", lambda self, service: None)
+    conn = Connection(bucket="archive", ledger_table="ledger")
+    before = sys.stderr
+    first = threading.Thread(target=for_resource, args=(conn, "0.1"))
+    second = threading.Thread(target=for_resource, args=(conn, "0.25"))
+    first.start()
+    time.sleep(0.05)
+    second.start()
+    first.join()
+    second.join()
+    assert sys.stderr is before

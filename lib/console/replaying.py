@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,10 @@ from lib.console.queries import EventFilter, Runner, replay_candidates
 from lib.console.reads import SYNTHETIC, Connection, NotFound, check_key
 
 LIMIT = 1000  # a replay from the console re-publishes at most this many events; more is `mediahook replay`'s job
+# The replay path says its SKIPs on stderr, which the console reads by swapping sys.stderr: one process-wide
+# object, while the pages run in a thread pool. Two swaps at once would restore each other's and leave stderr
+# pointing at a dead buffer, so they take turns.
+_STDERR = threading.Lock()
 
 
 class TooMany(ValueError):
@@ -45,7 +50,7 @@ def for_resource(conn: Connection, resource: str) -> Plan:
     from lib.cli.replay import archived_only, ledger_keys
 
     keys, changes = ledger_keys(conn.ledger(), resource, conn.prefix, None, None, "*")
-    with redirect_stderr(io.StringIO()):
+    with _STDERR, redirect_stderr(io.StringIO()):
         present = archived_only(conn.client("s3"), conn.bucket, keys)
     return Plan(f"resource {resource}", present, changes,
                 [f"{k}: recorded in the ledger but never archived" for k in keys if k not in present])
@@ -80,7 +85,7 @@ def run(conn: Connection, plan: Plan) -> Result:
 
     settings = Settings.from_env({**os.environ, "ARCHIVE_BUCKET": conn.bucket})
     notes = io.StringIO()
-    with redirect_stderr(notes):
+    with _STDERR, redirect_stderr(notes):
         replay(plan.keys, s3=conn.client("s3"), bucket=conn.bucket, prefix=conn.prefix, settings=settings,
                show_progress=False, state_changes=plan.state_changes)
     skipped = [line for line in notes.getvalue().splitlines() if line.startswith("SKIP")]
