@@ -25,7 +25,7 @@ from starlette.templating import Jinja2Templates
 
 from lib.console import charts, queries, reads, replaying
 from lib.console.queries import BadFilter, EventFilter, QueryUnavailable
-from lib.console.reads import Connection, NotFound, Unavailable
+from lib.console.reads import Connection, NotFound, Unavailable, Unreadable
 from lib.console.security import CSRF_FIELD, Guard, Sessions
 from lib.errors import StorageUnavailable
 from lib.settings import ConfigError
@@ -103,6 +103,8 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
             found = reads.archived_event(conn, key)
         except NotFound as exc:
             return page(request, "error.html", status=404, message=str(exc))
+        except Unreadable as exc:  # the bytes are there: said, and offered as they are
+            return page(request, "error.html", status=500, message=str(exc), download=key)
         except READ_ERRORS as exc:
             return page(request, "error.html", status=503, message=str(exc))
         return page(request, "event.html", event=found)
@@ -160,6 +162,11 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
             return page(request, "error.html", status=503, message=str(exc))
         except ConfigError as exc:  # the targets' settings (a dry run needs none)
             return page(request, "error.html", status=503, message=f"the replay needs the stage's targets: {exc}")
+        except ValueError as exc:  # an archived body that is not a readable event (JSON's or pydantic's error)
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            return page(request, "error.html", status=500,
+                        message=f"the replay stopped at an archived body that is not a readable event: {reason}; "
+                                "the events before it were re-published")
         except StorageUnavailable as exc:  # a target refused: the events before it went out
             return page(request, "error.html", status=503,
                         message=f"the replay stopped: {exc}; the events before it were re-published, and replaying "

@@ -34,6 +34,11 @@ class NotFound(LookupError):
     """No such archived event (a 404)."""
 
 
+class Unreadable(RuntimeError):
+    """An object under an event's key whose bytes are not a readable event (not JSON, or not the product's
+    event): the page says why, and the bytes can still be downloaded."""
+
+
 @dataclass(frozen=True)
 class Connection:
     """Where the stack is: the same settings every ``mediahook`` command reads from the environment
@@ -122,7 +127,11 @@ def archived_event(conn: Connection, key: str) -> ArchivedEvent:
 
     match = check_key(conn, key)
     body, meta = archived_body(conn, key)
-    event = read_event(json.loads(body), pinned=match["product"], body=body)
+    try:
+        event = read_event(json.loads(body), pinned=match["product"], body=body)
+    except ValueError as exc:  # JSON's and pydantic's errors alike
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise Unreadable(f"the archived body under {key} is not a readable {match['product']} event: {reason}") from exc
     state_change = _state_change(conn, event)
     delivery = meta.get("delivery", "push")
     published = outgoing(event, ArchivedObject(conn.bucket, key, created=False),
