@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from botocore.exceptions import BotoCoreError, ClientError
 from starlette.applications import Starlette
@@ -31,6 +32,7 @@ from lib.errors import StorageUnavailable
 from lib.settings import ConfigError
 
 HERE = Path(__file__).resolve().parent
+PLAN_FIELD = "plan"  # the dry run's Plan.digest, carried by the confirming form
 HTMX_VERSION = "2.0.11"  # static/htmx.min.js, from the npm package htmx.org (static/README.md)
 # What a panel shows instead of its content when its source is absent or failing.
 READ_ERRORS = (Unavailable, QueryUnavailable, ClientError, BotoCoreError)
@@ -63,8 +65,8 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
     sql = queries.runner(conn.engine)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["when"] = when
-    templates.env.globals.update(htmx_version=HTMX_VERSION, csrf_field=CSRF_FIELD, stage=conn.stage,
-                                 engine=conn.engine, bucket=conn.bucket)
+    templates.env.globals.update(htmx_version=HTMX_VERSION, csrf_field=CSRF_FIELD, plan_field=PLAN_FIELD,
+                                 stage=conn.stage, engine=conn.engine, bucket=conn.bucket)
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
         context["csrf_token"] = request.scope.get("state", {}).get("csrf_token", "")
@@ -135,7 +137,7 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
 
     def _selection(params: Any) -> dict[str, str]:
         """The replay's selection as the confirming form carries it again (a filter's every page: no page)."""
-        return {k: str(v) for k, v in params.items() if k not in (CSRF_FIELD, "page") and v}
+        return {k: str(v) for k, v in params.items() if k not in (CSRF_FIELD, PLAN_FIELD, "page") and v}
 
     def replay_dry_run(request: Request) -> Response:
         params = request.query_params
@@ -152,12 +154,18 @@ def create_app(conn: Connection, sessions: Sessions) -> Guard:
 
         def work() -> tuple[replaying.Plan, replaying.Result]:
             plan = _plan(form)
+            if form.get(PLAN_FIELD) != plan.digest:  # only what the operator saw in the dry run is published
+                raise replaying.Changed(f"the selection changed since the dry run (it now holds {len(plan.keys)} "
+                                        "events): nothing was published; look at the dry run again")
             return plan, replaying.run(conn, plan)
 
         try:
             plan, result = await run_in_threadpool(work)
         except (BadFilter, NotFound, replaying.TooMany) as exc:
             return page(request, "error.html", status=400, message=str(exc))
+        except replaying.Changed as exc:
+            return page(request, "error.html", status=409, message=str(exc),
+                        again=f"/replay?{urlencode(_selection(form))}")
         except READ_ERRORS as exc:
             return page(request, "error.html", status=503, message=str(exc))
         except ConfigError as exc:  # the targets' settings (a dry run needs none)

@@ -8,6 +8,7 @@ their original order) or the events page's current filter (the events it selects
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import threading
@@ -37,6 +38,16 @@ class Plan:
     keys: list[str]
     state_changes: dict[str, Any] | None = None
     skipped: list[str] = field(default_factory=list)  # "KEY: why it is not replayed", as the page says it
+
+    @property
+    def digest(self) -> str:
+        """The keys in their order, in one word: the dry run's form carries it, and the confirmed replay goes
+        ahead only if its own plan still has it (a filter or a resource may have gained events since)."""
+        return hashlib.sha256("\n".join(self.keys).encode()).hexdigest()
+
+
+class Changed(RuntimeError):
+    """The selection is no longer what the dry run showed: nothing is published."""
 
 
 def for_event(conn: Connection, key: str) -> Plan:
