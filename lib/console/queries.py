@@ -16,7 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-PRODUCTS = ("vod", "cme", "mps")
+from lib import routing
+
+PRODUCTS: tuple[str, ...] = routing.PRODUCTS  # the function's own list (the events table's product column)
 STATE_CHANGES = ("advanced", "repeated", "stale")
 OUTCOMES = ("succeeded", "failed", "no outcome")  # succeeded true, false, null (an event reporting none)
 ID_TEXT = re.compile(r"^[A-Za-z0-9._:/@+=-]{1,200}$")

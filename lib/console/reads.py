@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lib.cli.replay import ARCHIVE_KEY
+from lib.console.queries import PRODUCTS
 from lib.notification import Delivery, StateChange
 
 if TYPE_CHECKING:
     from lib.ledger import Entry, Ledger, SubjectState
-
-PRODUCTS = ("vod", "cme", "mps")
 
 
 class Unavailable(RuntimeError):
