@@ -172,9 +172,11 @@ def test_a_dry_run_needs_no_target_and_a_replay_says_which_setting_is_missing() 
             dry = opener.open(f"{base}/replay?{urllib.parse.urlencode({'key': key})}", timeout=30).read().decode()
             assert "Dry run: 1 archived event would be published" in dry
             csrf = re.search(r'name="csrf_token" value="([^"]+)"', dry)
-            assert csrf is not None
+            plan = re.search(r'name="plan" value="([^"]+)"', dry)  # the dry run's digest: what is confirmed
+            assert csrf is not None and plan is not None
             confirm = urllib.request.Request(  # noqa: S310 (127.0.0.1)
-                f"{base}/replay", data=urllib.parse.urlencode({"key": key, "csrf_token": csrf[1]}).encode(),
+                f"{base}/replay",
+                data=urllib.parse.urlencode({"key": key, "csrf_token": csrf[1], "plan": plan[1]}).encode(),
                 headers={"Origin": base, "Content-Type": "application/x-www-form-urlencoded"})
             with pytest.raises(urllib.error.HTTPError) as failed:
                 opener.open(confirm, timeout=30)
