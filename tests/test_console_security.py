@@ -118,3 +118,20 @@ def test_every_answer_forbids_loading_from_elsewhere_and_framing() -> None:
         assert "default-src 'self'" in headers["content-security-policy"], status
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["x-frame-options"] == "DENY" and headers["cache-control"] == "no-store"
+
+
+def test_a_websocket_is_closed_before_the_application_sees_it() -> None:
+    """The guard's checks are for HTTP: any other connection is refused outright, not passed on unchecked."""
+    guard, _, cookie = opened()
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/", "query_string": b"",
+             "headers": [(b"host", b"evil.example"), (b"cookie", cookie.encode())]}
+    asyncio.run(guard(scope, receive, send))
+    assert sent == [{"type": "websocket.close", "code": 1008}]  # _app (which answers HTTP) never ran

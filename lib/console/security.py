@@ -118,8 +118,11 @@ class Guard:
         self.app, self.sessions = app, sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http":  # a websocket: the console has none, and nothing unchecked reaches it
+            await send({"type": "websocket.close", "code": 1008})
             return
         host = _header(scope, b"host") or ""
         if host not in self.sessions.hosts:
