@@ -42,6 +42,16 @@ def _console(monkeypatch: pytest.MonkeyPatch, body: bytes) -> tuple[Any, str]:
     return app, headers["set-cookie"].split(";")[0]
 
 
+def test_the_event_page_says_succeeded_as_the_events_list_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """true/false, as the list, the table and the notification say it (not Python's True)."""
+    from lib.cli.common import load_sample
+    from tests.conftest import EVENTS
+
+    app, cookie = _console(monkeypatch, load_sample(EVENTS / "vod" / "ClipComplete.json").body.encode())
+    status, _, page = call(app, path="/event", query=urlencode({"key": KEY}), headers={"Cookie": cookie})
+    assert status == 200 and b"<dt>succeeded</dt><dd>true</dd>" in page
+
+
 def test_an_unreadable_archived_body_is_said_and_still_downloadable(monkeypatch: pytest.MonkeyPatch) -> None:
     app, cookie = _console(monkeypatch, BROKEN)
     status, _, page = call(app, path="/event", query=urlencode({"key": KEY}), headers={"Cookie": cookie})
