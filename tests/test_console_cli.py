@@ -47,6 +47,17 @@ def test_a_missing_setting_is_one_line_and_exit_2(missing: str, says: str) -> No
     assert result.stdout == ""
 
 
+def test_without_the_web_framework_it_says_how_to_install_it(tmp_path: Path) -> None:
+    """The function's requirements alone (no starlette): one line naming the missing module, exit 2."""
+    (tmp_path / "starlette").mkdir()
+    (tmp_path / "starlette" / "__init__.py").write_text("raise ModuleNotFoundError(name='starlette')\n")
+    result = _console({**BASE, "PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == ("mediahook console: the console's web framework is not installed (no module starlette): "
+                             "install the operator tools with `make install` (or pip install -r "
+                             "requirements-dev.txt)\n")
+
+
 def test_a_busy_port_is_one_line_and_exit_2() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

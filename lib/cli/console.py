@@ -67,17 +67,20 @@ def run(args: argparse.Namespace) -> int:
     problem = _aws_ready()
     if problem:
         return _fail(problem)
+    try:  # the console's own dependencies are the dev ones (requirements-dev.txt), not the function's
+        import uvicorn
+
+        from lib.console.app import create_app
+        from lib.console.security import Sessions
+    except ImportError as exc:
+        return _fail(f"the console's web framework is not installed (no module {exc.name}): install the operator "
+                     "tools with `make install` (or pip install -r requirements-dev.txt)")
     try:
         sock = bind(args.port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             return _fail(f"port {args.port} on 127.0.0.1 is busy: give another --port, or none for a free one")
         return _fail(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}")
-
-    import uvicorn
-
-    from lib.console.app import create_app
-    from lib.console.security import Sessions
 
     sessions = Sessions(port=sock.getsockname()[1])
     app = create_app(conn, sessions)
@@ -104,5 +107,5 @@ COMMAND = Command(
                 "ARCHIVE_PREFIX, LEDGER_TABLE, the events table's settings (as mediahook query), the topics "
                 "and bus for a replay, and the usual AWS settings "
                 "(AWS_PROFILE, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL for the local stack). Exit 2: a missing "
-                "setting or a busy port.",
+                "setting, a busy port, or the console's dependencies not installed.",
     configure=configure, run=run)
