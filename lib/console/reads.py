@@ -148,20 +148,16 @@ def archived_event(conn: Connection, key: str) -> ArchivedEvent:
 
 
 def _state_change(conn: Connection, event: Any) -> StateChange | None:
-    """What the ledger decided for the event (read off its first resource, as replay does); None without one."""
+    """What the ledger decided for the event (as replay reads it: off its first resource); None without a ledger
+    or when it cannot be read (the page is still shown)."""
     if not conn.ledger_table:
         return None
-    from lib.ledger import resources_of
+    from lib.cli.replay import state_change_of
 
-    resources = resources_of(event)
-    if not resources:
-        return "advanced"
     try:
-        entries = conn.ledger().entries(resources[0])
+        return cast("StateChange | None", state_change_of(conn.ledger(), event))
     except (ClientError, BotoCoreError):
         return None
-    return next((e.state_change for e in entries if e.product == event.product and e.event_id == event.event_id),
-                None)
 
 
 # --------------------------------------------------------------------------- one resource
