@@ -1,6 +1,6 @@
 """The console's pages driven as ASGI over a fake archive and events table (no AWS, no browser): what a page says
-when the archive holds bytes under an event's key that are not a readable event, and that a confirmed replay
-publishes only what its dry run showed."""
+how the event page says an outcome, what it says when the archive holds bytes under an event's key that are not a
+readable event, and that a confirmed replay publishes only what its dry run showed."""
 
 from __future__ import annotations
 
