@@ -1,4 +1,4 @@
-"""The console's pages driven as ASGI over a fake archive and events table (no AWS, no browser): what a page says
+"""The console's pages driven as ASGI over a fake archive and events table (no AWS, no browser):
 how the event page says an outcome, what it says when the archive holds bytes under an event's key that are not a
 readable event, and that a confirmed replay publishes only what its dry run showed."""
 
