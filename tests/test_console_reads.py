@@ -83,3 +83,18 @@ def test_replays_at_once_leave_stderr_as_it_was(monkeypatch: pytest.MonkeyPatch)
     first.join()
     second.join()
     assert sys.stderr is before
+
+
+def test_dead_letters_past_the_limit_are_not_said_as_an_exact_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lib.console.reads import dead_letters
+
+    class Listing:
+        def get_paginator(self, name: str) -> Any:
+            return self
+
+        def paginate(self, Bucket: str, Prefix: str) -> list[dict[str, Any]]:
+            many = {"stage/vod/_dead/": 3, "stage/mps/_dead/": 2}.get(Prefix, 0)
+            return [{"Contents": [{}] * many}] if many else [{}]
+
+    monkeypatch.setattr(Connection, "client", lambda self, service: Listing())
+    assert dead_letters(CONN, limit=2) == {"vod": "more than 2", "cme": "0", "mps": "2"}

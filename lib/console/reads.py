@@ -185,11 +185,11 @@ def timeline(conn: Connection, resource: str) -> Timeline:
 # --------------------------------------------------------------------------- backlogs, alarms, reconcile
 
 
-def dead_letters(conn: Connection, limit: int = 1000) -> dict[str, int]:
-    """Poison events archived under ``{product}/_dead/`` (pull and CMQ put them there), per product, counted up
-    to ``limit`` each."""
+def dead_letters(conn: Connection, limit: int = 1000) -> dict[str, str]:
+    """Poison events archived under ``{product}/_dead/`` (pull and CMQ put them there), per product: the count,
+    or ``more than LIMIT`` past ``limit`` (the listing stops there; a capped count must not read as exact)."""
     s3 = conn.client("s3")
-    out: dict[str, int] = {}
+    out: dict[str, str] = {}
     try:
         for product in PRODUCTS:
             found = 0
@@ -197,9 +197,9 @@ def dead_letters(conn: Connection, limit: int = 1000) -> dict[str, int]:
                                                                   Prefix=f"{conn.prefix}{product}/_dead/")
             for page in pages:
                 found += len(page.get("Contents", []))
-                if found >= limit:
+                if found > limit:
                     break
-            out[product] = found
+            out[product] = str(found) if found <= limit else f"more than {limit}"
     except (ClientError, BotoCoreError) as exc:
         raise Unavailable(f"the archive could not be listed: {exc}") from exc
     return out
