@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lib.cli import events, forward, query, replay, schema, send, smoke, validate
+from lib.cli import console, events, forward, query, replay, schema, send, smoke, validate
 from lib.cli.common import DEBUG_HELP, Command, callback_url, load_sample, post, progress, sign_body
 from lib.cli.errors import CliError, explain
 
@@ -35,6 +35,7 @@ COMMANDS: tuple[Command, ...] = (
     schema.COMMAND,
     smoke.COMMAND,
     forward.COMMAND,
+    console.COMMAND,
 )
 
 DESCRIPTION = ("The operator's command line for mediahook: post signed sample events to a deployment, validate "

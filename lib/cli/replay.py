@@ -58,8 +58,9 @@ def ledger_keys(ledger: Any, resource: str, prefix: str, start: date | None, end
     return keys, changes
 
 
-def _state_change_of(ledger: Any, event: Any) -> Any:
-    """What the ledger decided for ``event`` (a date-range replay with LEDGER_TABLE): read off its first resource."""
+def state_change_of(ledger: Any, event: Any) -> Any:
+    """What the ledger decided for ``event`` (a date-range replay with LEDGER_TABLE; the console's event page):
+    read off its first resource."""
     from lib.ledger import resources_of
 
     resources = resources_of(event)
@@ -97,7 +98,7 @@ def replay(keys: Iterable[str], *, s3: Any, bucket: str, prefix: str, settings: 
             if state_changes is not None:
                 state_change = state_changes.get(key)
             else:
-                state_change = _state_change_of(ledger, event) if ledger is not None else None
+                state_change = state_change_of(ledger, event) if ledger is not None else None
             try:
                 notify(event, ArchivedObject(bucket, key, created=False),
                        delivery=delivery if delivery in get_args(Delivery) else "push",
