@@ -38,10 +38,11 @@ lint: install  ## ruff + mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Two workers on two cores (pytest-xdist); tests that build in the project folder share one worker (tests/conftest.py).
+# Two workers on two cores (pytest-xdist), a module's tests on one worker; builds in the project folder take turns
+# (tests/conftest.py).
 WORKERS ?= 2
 test: lint docs scan  ## the whole suite: lint, types, the docs, the scanners, unit, integration, packaging
-	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(WORKERS) --dist loadscope
 
 # The documentation site (docs/, mkdocs.yml) into site/ (git-ignored). --strict: a broken link or anchor, a
 # page left out of the nav, any warning fails the build (mkdocs.yml's `validation:` makes each a warning).
@@ -89,7 +90,7 @@ $(RUNTIME_VENV)/bin/.installed: requirements.txt requirements-dev.txt requiremen
 	touch $@
 
 test-runtime: install $(RUNTIME_VENV)/bin/.installed  ## unit, integration and property tests on CPython 3.12
-	$(RUNTIME_VENV)/bin/python -m pytest -n $(WORKERS) --dist loadgroup tests/unit tests/integration tests/property
+	$(RUNTIME_VENV)/bin/python -m pytest -n $(WORKERS) --dist loadscope tests/unit tests/integration tests/property
 
 unit: install  ## quick: only the tests that need no AWS stand-in
 	$(BIN)/pytest tests/unit

@@ -228,16 +228,21 @@ def publish_fails_for(marker: str) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The default artifact (stage ci, x86_64), built once per run by ``osls package`` as users build it."""
-    import shutil
+def packaged(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The default artifact (stage ci, x86_64), built once per run by ``osls package`` as users build it, and
+    shared by the pytest-xdist workers: the first to need it builds it under a lock, the others read it."""
+    from filelock import FileLock
 
     from tests.packaging import package
 
-    out = tmp_path_factory.mktemp("package")
-    package(out)
-    yield out
-    shutil.rmtree(out, ignore_errors=True)
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    out, done = shared / "package", shared / "package.built"
+    with FileLock(shared / "package.lock"):
+        if not done.exists():
+            out.mkdir(exist_ok=True)
+            package(out)
+            done.touch()
+    return out  # pytest removes the run's temporary directories itself (it keeps the last three runs)
 
 
 @dataclass
@@ -349,31 +354,18 @@ def ledger_table(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_settings.cache_clear()
 
 
-# Two workers (make test: pytest -n 2 --dist loadgroup). `osls package` and the make targets that run it build
-# in the project folder (serverless-python-requirements' .serverless/requirements, make package's .serverless/):
-# two at once would mix their files. Every test that builds there runs on one worker, one after another, and so
-# does every test that reads the session's artifact (`packaged`), which is then built once for all of them.
-# A module that starts its own processes or keeps a module-wide fixture (a local stack, a browser) stays on one
-# worker too, so that it starts them once. Everything else is spread test by test.
+# Two workers (make test: pytest -n 2 --dist loadscope): a module's tests run on one worker, so a module-wide
+# fixture (a local stack, a browser) starts once. A test that builds in the project folder (`osls package`, or a
+# make target that runs it) is marked `builds_in_root` and holds tests/packaging.BUILD_LOCK, as package() does.
 BUILDS_IN_ROOT = "builds_in_root"
 
 
-def _worker_group(item: pytest.Item, sources: dict[str, str]) -> str | None:
-    path = str(item.path)
-    if path not in sources:
-        sources[path] = item.path.read_text(encoding="utf-8")
-    text = sources[path]
-    if (item.get_closest_marker(BUILDS_IN_ROOT) is not None or "packaged" in getattr(item, "fixturenames", ())
-            or "tests.packaging import" in text):
-        return "osls-package"
-    if 'scope="module"' in text or item.get_closest_marker("slow") is not None:
-        return item.path.relative_to(ROOT).as_posix()
-    return None
+@pytest.fixture(autouse=True)
+def _one_build_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker(BUILDS_IN_ROOT) is None:
+        yield
+        return
+    from tests.packaging import BUILD_LOCK
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    sources: dict[str, str] = {}
-    for item in items:
-        group = _worker_group(item, sources)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+    with BUILD_LOCK:
+        yield

@@ -6,9 +6,15 @@ import os
 import subprocess
 from pathlib import Path
 
+from filelock import FileLock
+
 from tests.aws_server import ROOT
 
 OSLS = ROOT / "node_modules" / ".bin" / "osls"
+# `osls package` (serverless-python-requirements' .serverless/requirements) and the make targets that run it
+# build in the project folder: two at once, from two pytest-xdist workers, would mix their files. Whatever
+# builds there holds this lock (one object, so a holder may take it again). The file is git-ignored.
+BUILD_LOCK = FileLock(ROOT / ".build.lock")
 
 
 def package(out: Path, *params: str, env: dict[str, str] | None = None, check: bool = True,
@@ -20,8 +26,9 @@ def package(out: Path, *params: str, env: dict[str, str] | None = None, check: b
         base.pop(name, None)  # packaging must not need AWS credentials
     args = [str(OSLS), "package", "--stage", stage, "--package", str(out)]
     args += [f"--param={p}" for p in params]
-    result = subprocess.run(args, cwd=ROOT, env={**base, **(env or {})}, capture_output=True, text=True,
-                            timeout=600, check=False)
+    with BUILD_LOCK:
+        result = subprocess.run(args, cwd=ROOT, env={**base, **(env or {})}, capture_output=True, text=True,
+                                timeout=600, check=False)
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result

@@ -216,6 +216,7 @@ def test_every_sample_through_the_artifact_on_the_runtime(runtime: tuple[str, Pa
     assert len(paths) == len(list(EVENTS.rglob("*.json")))
 
 
+@pytest.mark.builds_in_root
 def test_make_package_as_the_readme_shows_it() -> None:
     """`make package ARCH=arm64` and `make package-size`: the zip in .serverless/, its size and sha256 printed."""
     import os
