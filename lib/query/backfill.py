@@ -83,7 +83,8 @@ def _row_of(s3: Any, bucket: str, prefix: str, key: str) -> dict[str, Any] | Non
     from lib.pipeline import utc_timestamp
 
     match = _ARCHIVED.match(key[len(prefix):])
-    assert match is not None
+    if match is None:  # listed by the same pattern; a key that no longer fits it is no event of ours
+        return None
     obj = s3.get_object(Bucket=bucket, Key=key)
     body, meta = obj["Body"].read(), obj.get("Metadata", {})
     try:
