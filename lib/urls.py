@@ -38,13 +38,3 @@ def require_secure_url(url: str, what: str) -> str:
     if problem := insecure_url(url):
         raise ValueError(f"{what}: {problem}")
     return url
-
-
-def url_argument(value: str) -> str:
-    """argparse ``type=`` for a command's ``--url``: a URL that may not be opened is a usage error (exit 2, the
-    reason on stderr), before anything is sent."""
-    import argparse
-
-    if problem := insecure_url(value):
-        raise argparse.ArgumentTypeError(problem)
-    return value

@@ -15,9 +15,13 @@ from tests.aws_server import ROOT
 
 
 def _site_copy(tmp_path: Path) -> Path:
-    """A copy of mkdocs.yml and docs/ in tmp_path; returns the copy's config file."""
+    """A copy of mkdocs.yml, docs/ and the site's hook (scripts/docs_assets.py, which reads node_modules/) in
+    tmp_path; returns the copy's config file."""
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "docs_assets.py", tmp_path / "scripts" / "docs_assets.py")
+    (tmp_path / "node_modules").symlink_to(ROOT / "node_modules")
     return tmp_path / "mkdocs.yml"
 
 

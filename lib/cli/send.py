@@ -9,13 +9,13 @@ from pathlib import Path
 
 from lib.cli.common import Command, Unreachable, UnreadableSample, callback_url, load_sample, post, progress, sign_body
 from lib.cli.errors import CliError
-from lib.urls import url_argument
+from lib.urls import insecure_url
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="a bare Tencent payload, a batch envelope, or an API Gateway event from events/")
-    parser.add_argument("--url", required=True, type=url_argument, help="the deployment's callback URL, e.g. https://.../callback")
+    parser.add_argument("--url", required=True, help="the deployment's callback URL, e.g. https://.../callback")
     parser.add_argument("--sign-key", help="VOD callback key: adds T and Sign = md5(key + T)")
     parser.add_argument("--notify-key", help="MPS notify key: adds Timestamp and Sign = md5(Timestamp + key)")
     parser.add_argument("--token", help="append ?token=T (CME, unsigned VOD)")
@@ -24,9 +24,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.url.startswith(("http://", "https://")):
-        raise CliError(f"--url {args.url!r} is not an http(s) URL: give the deployment's CallbackUrl (locally, "
-                       "the URL `make serve` prints)")
+    if problem := insecure_url(args.url):
+        raise CliError(f"--url {args.url!r} is not a URL mediahook sends to ({problem.split(', got')[0]}): give the "
+                       "deployment's CallbackUrl (locally, the URL `make serve` prints)")
     failures = 0
     paths = [Path(p) for p in args.files]
     for index, path in enumerate(paths, 1):

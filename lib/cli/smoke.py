@@ -11,7 +11,7 @@ from typing import Any
 
 from lib.cli.common import Command, Unreachable, callback_url, post, sign_body
 from lib.cli.errors import CliError, require_aws
-from lib.urls import url_argument
+from lib.urls import insecure_url
 
 
 @dataclass
@@ -147,9 +147,9 @@ def _check_archive(make: Any, bucket: str | None, key: str | None, body: str) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.url.startswith(("http://", "https://")):
-        raise CliError(f"--url {args.url!r} is not an http(s) URL: give the stack's CallbackUrl output (locally, the "
-                       "URL `make serve` prints)")
+    if problem := insecure_url(args.url):
+        raise CliError(f"--url {args.url!r} is not a URL mediahook sends to ({problem.split(', got')[0]}): give the "
+                       "stack's CallbackUrl output (locally, the URL `make serve` prints)")
     if args.bucket or args.topic_arn:
         require_aws()  # reading the archive or subscribing to the topic: a region and credentials first
     verdicts = smoke(args.url, sign_key=args.sign_key, token=args.token, bucket=args.bucket,
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", required=True, type=url_argument, help="the deployment's callback URL (CallbackUrl)")
+    parser.add_argument("--url", required=True, help="the deployment's callback URL (CallbackUrl)")
     auth = parser.add_mutually_exclusive_group()
     auth.add_argument("--sign-key", help="a VOD callback key of the deployment (vodSignKeys)")
     auth.add_argument("--token", help="a callback token of the deployment (callbackTokens)")
