@@ -205,15 +205,32 @@ def dead_letters(conn: Connection, limit: int = 1000) -> dict[str, str]:
     return out
 
 
-def forwarding_backlog(conn: Connection) -> dict[str, int] | None:
-    """The forwarding backlog (deliveries waiting per endpoint), or None where forwarding is not installed.
+def forwarding_backlog(conn: Connection) -> dict[str, int]:
+    """The forwarding queue's backlog, every destination together (one FIFO queue holds them all: SQS counts
+    per queue; `mediahook forward status` has the dead letters per destination): waiting, in flight, and the
+    dead-letter queue's count. The queues are FORWARD_QUEUE_URL and FORWARD_DEAD_LETTER_QUEUE_URL (the stack's
+    outputs), else the stage's ``mediahook-{stage}-forward.fifo`` and ``-forward-dlq.fifo``. Counted from the
+    queues' attributes only: the dead-letter scan of ``forward status`` would hide messages for a while."""
+    from lib.forward.queues import counts
 
-    The seam for ``lib.forward`` (issue 26): when it lands, call its backlog reader here."""
-    import importlib.util
-
-    if importlib.util.find_spec("lib.forward") is None:
-        return None
-    raise Unavailable("forwarding is installed but the console does not read its backlog yet")
+    sqs = conn.client("sqs")
+    urls: list[str] = []
+    for variable, name in (("FORWARD_QUEUE_URL", f"mediahook-{conn.stage}-forward.fifo"),
+                           ("FORWARD_DEAD_LETTER_QUEUE_URL", f"mediahook-{conn.stage}-forward-dlq.fifo")):
+        url = os.environ.get(variable, "").strip()
+        if not url:
+            try:
+                url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            except (ClientError, BotoCoreError) as exc:
+                raise Unavailable(f"no forwarding queue {name} ({exc}): set {variable} from the stack's outputs, "
+                                  "or --stage") from exc
+        urls.append(url)
+    try:
+        waiting = counts(sqs, urls[0])
+        dead = counts(sqs, urls[1])
+    except (ClientError, BotoCoreError) as exc:
+        raise Unavailable(f"the forwarding queues could not be read: {exc}") from exc
+    return {"waiting": waiting.waiting, "in flight": waiting.in_flight, "dead-lettered": dead.waiting + dead.in_flight}
 
 
 @dataclass(frozen=True)
