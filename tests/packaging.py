@@ -13,7 +13,9 @@ from tests.aws_server import ROOT
 OSLS = ROOT / "node_modules" / ".bin" / "osls"
 # `osls package` (serverless-python-requirements' .serverless/requirements) and the make targets that run it
 # build in the project folder: two at once, from two pytest-xdist workers, would mix their files. Whatever
-# builds there holds this lock (one object, so a holder may take it again). The file is git-ignored.
+# builds there holds this lock (one object, so a holder may take it again), and so does a build in a copy of the
+# project (test_deploy_lifecycle.py): serverless-python-requirements' static cache is one per machine, and a build
+# that finds it half-filled by another deletes it. The file is git-ignored.
 BUILD_LOCK = FileLock(ROOT / ".build.lock")
 
 

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from scripts import deploy_local
 from tests.aws_server import ROOT, moto_server
+from tests.packaging import BUILD_LOCK
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +73,11 @@ def account() -> Iterator[Account]:
 
 
 def _deploy(account: Account, service: Path, stage: str) -> str:
-    result = deploy_local.osls(["deploy", "--stage", stage], account.endpoint, service, capture=True)
+    # The copy packages in its own folder, but serverless-python-requirements installs into a cache shared by
+    # every build on the machine (its static cache): while one build fills it, another one that finds it
+    # incomplete deletes it. So a deploy takes turns with the builds in the project folder.
+    with BUILD_LOCK:
+        result = deploy_local.osls(["deploy", "--stage", stage], account.endpoint, service, capture=True)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     return output
