@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -238,8 +239,9 @@ def packaged(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
     out, done = shared / "package", shared / "package.built"
     with FileLock(shared / "package.lock"):
-        if not done.exists():
-            out.mkdir(exist_ok=True)
+        if not done.exists():  # never built, or a build failed: what it left in `out` is not read
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
             package(out)
             done.touch()
     return out  # pytest removes the run's temporary directories itself (it keeps the last three runs)
