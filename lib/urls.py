@@ -11,6 +11,9 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+# The rule in one phrase, for the messages that name the URL themselves (the CLI's --url refusal).
+RULE = "an https:// URL expected (http:// only to 127.0.0.1, ::1 or localhost, for a local stack)"
+
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -29,8 +32,7 @@ def insecure_url(url: str) -> str | None:
         return None
     if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
         return None
-    return (f"an https:// URL expected (http:// only to 127.0.0.1, ::1 or localhost, for a local stack), "
-            f"got {url!r}")
+    return f"{RULE}, got {url!r}"
 
 
 def require_secure_url(url: str, what: str) -> str:

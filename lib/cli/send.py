@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lib.cli.common import Command, Unreachable, UnreadableSample, callback_url, load_sample, post, progress, sign_body
 from lib.cli.errors import CliError
+from lib.urls import RULE as URL_RULE
 from lib.urls import insecure_url
 
 
@@ -24,8 +25,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if problem := insecure_url(args.url):
-        raise CliError(f"--url {args.url!r} is not a URL mediahook sends to ({problem.split(', got')[0]}): give the "
+    if insecure_url(args.url):
+        raise CliError(f"--url {args.url!r} is not a URL mediahook sends to ({URL_RULE}): give the "
                        "deployment's CallbackUrl (locally, the URL `make serve` prints)")
     failures = 0
     paths = [Path(p) for p in args.files]

@@ -11,6 +11,7 @@ from typing import Any
 
 from lib.cli.common import Command, Unreachable, callback_url, post, sign_body
 from lib.cli.errors import CliError, require_aws
+from lib.urls import RULE as URL_RULE
 from lib.urls import insecure_url
 
 
@@ -147,8 +148,8 @@ def _check_archive(make: Any, bucket: str | None, key: str | None, body: str) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    if problem := insecure_url(args.url):
-        raise CliError(f"--url {args.url!r} is not a URL mediahook sends to ({problem.split(', got')[0]}): give the "
+    if insecure_url(args.url):
+        raise CliError(f"--url {args.url!r} is not a URL mediahook sends to ({URL_RULE}): give the "
                        "stack's CallbackUrl output (locally, the URL `make serve` prints)")
     if args.bucket or args.topic_arn:
         require_aws()  # reading the archive or subscribing to the topic: a region and credentials first
