@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._ledger import _bodies, _time
-from benchmarks.common import median, percentile, use_memory_aws
+from benchmarks.common import callback_ab, median, percentile, use_memory_aws
 
 
 class MemorySQS:
@@ -48,13 +47,7 @@ def main() -> None:
     sqs = MemorySQS(delay=latency)
     sinks = {"s3": memory[0], "sns": memory[1], "dynamodb": memory[2], "sqs": sqs}
     aws.client = lambda service: sinks[service]
-    _time(_bodies(5, 10**6), without)  # warm up both paths: first-use model builds, clients, threads
-    _time(_bodies(5, 2 * 10**6), with_one)
-    off: list[float] = []
-    on: list[float] = []
-    for round_ in range(4):  # interleaved, so that drift on a shared machine hits both alike
-        off += _time(_bodies(n // 4, round_ * n), without)
-        on += _time(_bodies(n // 4, 10 * n + round_ * n), with_one)
+    off, on = callback_ab(without, with_one, n)
     Path(target).write_text(json.dumps({
         "events": len(on), "latency_ms": latency * 1000,
         "without_p50_ms": round(median(off), 1), "with_p50_ms": round(median(on), 1),

@@ -3,37 +3,12 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, median, percentile, use_memory_aws
-
-
-def _bodies(n: int, offset: int) -> list[bytes]:
-    """``n`` distinct ProcedureStateChanged events (a task each, on a file): what the callback gets most."""
-    template = json.loads((ROOT / "tests" / "samples" / "vod_ProcedureStateChanged.json").read_text(encoding="utf-8"))
-    out = []
-    for i in range(n):
-        event = copy.deepcopy(template)
-        event["ProcedureStateChangeEvent"]["TaskId"] = f"1500000001-Procedure-{offset + i:07d}t0"
-        out.append(json.dumps(event, ensure_ascii=False).encode("utf-8"))
-    return out
-
-
-def _time(bodies: list[bytes], settings: Any) -> list[float]:
-    from lib.api import receive
-
-    timings = []
-    for body in bodies:
-        start = time.perf_counter()
-        status, answer = receive(body, pinned="vod", settings=settings)
-        timings.append((time.perf_counter() - start) * 1000)
-        assert status == 200, answer
-    return timings
+from benchmarks.common import ROOT, callback_ab, median, percentile, use_memory_aws
 
 
 def _writes_per_event(dynamodb: Any, settings: Any) -> dict[str, Any]:
@@ -72,13 +47,7 @@ def main() -> None:
     without = Settings.from_env(env)
     with_ledger = Settings.from_env({**env, "LEDGER_TABLE": "bench-ledger"})
     _, _, dynamodb = use_memory_aws(delay=latency)
-    _time(_bodies(5, 10**6), without)  # warm up both paths: first-use model builds, clients, threads
-    _time(_bodies(5, 2 * 10**6), with_ledger)
-    off: list[float] = []
-    on: list[float] = []
-    for round_ in range(4):  # interleaved, so that drift on a shared machine hits both alike
-        off += _time(_bodies(n // 4, round_ * n), without)
-        on += _time(_bodies(n // 4, 10 * n + round_ * n), with_ledger)
+    off, on = callback_ab(without, with_ledger, n)
     _, _, counting = use_memory_aws(delay=0.0)
     writes = _writes_per_event(counting, with_ledger)
     Path(target).write_text(json.dumps({
