@@ -6,29 +6,10 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 from benchmarks.common import callback_ab, median, percentile, use_memory_aws
-
-
-class MemorySQS:
-    """SendMessageBatch into memory; ``delay`` models a network round trip."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay, self.calls = delay, 0
-        self.messages: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-
-    def send_message_batch(self, **kwargs: Any) -> dict[str, Any]:
-        if self.delay:
-            time.sleep(self.delay)
-        with self._lock:
-            self.calls += 1
-            self.messages += kwargs["Entries"]
-        return {"Successful": [{"Id": e["Id"]} for e in kwargs["Entries"]], "Failed": []}
+from tests.fakes.memory_aws import MemorySQS
 
 
 def main() -> None:

@@ -133,3 +133,20 @@ class MemoryDynamoDB:
         self._wait()
         item = self.items.get(self._key(kwargs["TableName"], kwargs["Key"]))
         return {"Item": item} if item is not None else {}
+
+
+class MemorySQS:
+    """SendMessageBatch into memory; ``delay`` models a network round trip."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay, self.calls = delay, 0
+        self.messages: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def send_message_batch(self, **kwargs: Any) -> dict[str, Any]:
+        if self.delay:
+            time.sleep(self.delay)
+        with self._lock:
+            self.calls += 1
+            self.messages += kwargs["Entries"]
+        return {"Successful": [{"Id": e["Id"]} for e in kwargs["Entries"]], "Failed": []}
