@@ -81,13 +81,13 @@ class Settings(EnvSettings):
     # Refusals (4xx) logged one by one per sandbox and minute; the rest are counted and summarised once a
     # minute (lib/refusals.py): a flood of forged requests must not also fill CloudWatch Logs.
     refusal_log_per_minute: int = Field(default=20, ge=0)
-    # Forwarding (docs/forwarding.md): the destinations (a JSON list), the FIFO queue every entry point queues
-    # their messages on, its dead-letter queue, and the delivery function's concurrency (the rate limit's share).
+    # Forwarding (docs/forwarding.md): the destinations (a JSON list), the URL prefix of their queues (each
+    # destination's FIFO queue and dead-letter queue: lib/forward/names.py), and the delivery function's default
+    # concurrency per destination (the rate limit's share).
     # The JSON text, checked here (a bad list fails at cold start, naming the destination) and read by
     # lib/forward/config.destinations_of: a stage without destinations never loads their models.
     forward_destinations: str = ""
-    forward_queue_url: str | None = None
-    forward_dead_letter_queue_url: str | None = None
+    forward_queue_url_prefix: str | None = Field(default=None, pattern=r"^https?://[^/]+/(.+/)?[A-Za-z0-9_-]+$")
     forward_concurrency: int = Field(default=2, ge=1, le=1000)
     forward_allow_loopback: bool = False  # local mode only (make serve/demo): the endpoint is on 127.0.0.1
     # The events table (lib/query/): the Firehose delivery stream that takes one row per accepted event. Unset:
@@ -110,9 +110,19 @@ class Settings(EnvSettings):
         return self
 
     @model_validator(mode="after")
-    def _forwarding_has_a_queue(self) -> Self:
-        if self.forward_destinations.strip() not in ("", "[]") and not self.forward_queue_url:
-            raise ValueError("FORWARD_DESTINATIONS is set: FORWARD_QUEUE_URL (the forwarding queue) must be too")
+    def _forwarding_has_queues(self) -> Self:
+        if self.forward_destinations.strip() in ("", "[]"):
+            return self
+        if not self.forward_queue_url_prefix:
+            raise ValueError("FORWARD_DESTINATIONS is set: FORWARD_QUEUE_URL_PREFIX (the URL of the destinations' "
+                             "queues up to their names, the stack's ForwardQueueUrlPrefix output) must be too")
+        from lib.forward.config import destinations_of
+        from lib.forward.names import name_problem, prefix_name
+
+        for destination in destinations_of(self.forward_destinations).items:
+            problem = name_problem(destination.name, prefix_name(self.forward_queue_url_prefix))
+            if problem:
+                raise ValueError(f"FORWARD_DESTINATIONS: destination {destination.name}: {problem}")
         return self
 
     @field_validator("forward_destinations")

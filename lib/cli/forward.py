@@ -1,83 +1,113 @@
-"""``mediahook forward {status,redrive}``: the forwarding queues of a stage (docs/forwarding.md).
+"""``mediahook forward {status,redrive}``: each destination's forwarding queues (docs/forwarding.md).
 
-Reads FORWARD_QUEUE_URL and FORWARD_DEAD_LETTER_QUEUE_URL (the stack's ForwardQueueUrl and
-ForwardDeadLetterQueueUrl outputs) or the options of the same name, with the usual AWS settings."""
+Reads FORWARD_QUEUE_URL_PREFIX (the stack's ForwardQueueUrlPrefix output: the queues' URL up to the
+destination's name) or ``--queue-url-prefix``, with the usual AWS settings."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lib.cli.common import Command
 from lib.cli.errors import CliError, require_aws, require_setting
 
+if TYPE_CHECKING:
+    from lib.forward.queues import DestinationStatus
 
-def _queue_url(given: str | None, variable: str, option: str, output: str) -> str:
-    """The queue URL from its option, else its variable, else a :class:`CliError` saying how to give it."""
-    if given:
-        return given
-    return require_setting(variable, f"the stack's {output} output", option=option)
+NO_AGE_NOTE = ("oldest age -: CloudWatch has no ApproximateAgeOfOldestMessage datapoint for the queue in the last "
+               "5 minutes (an idle queue, or a local stack)")
 
 
-def _sqs() -> Any:
+def _client(service: str) -> Any:
     from lib import aws
 
-    return aws.client("sqs")
+    return aws.client(service)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["status", "redrive"],
-                        help="status: what waits (waiting, in flight) and each destination's dead letters (how "
-                             "many, the oldest one's age, the last failure); redrive: send one destination's "
-                             "dead letters back to delivery, in order, with a fresh maximum age")
+                        help="status: per destination, what waits, what is in flight, what is dead-lettered, the "
+                             "oldest waiting message's age and the last failure; redrive: send one destination's "
+                             "dead letters back to its queue, in order, with a fresh maximum age")
     parser.add_argument("--destination", metavar="NAME", help="redrive: the destination's name (required)")
     parser.add_argument("--json", action="store_true", help="status: one JSON object, nothing else")
-    parser.add_argument("--queue-url", help="the forwarding queue (default: FORWARD_QUEUE_URL)")
-    parser.add_argument("--dead-letter-queue-url",
-                        help="its dead-letter queue (default: FORWARD_DEAD_LETTER_QUEUE_URL)")
+    parser.add_argument("--queue-url-prefix", metavar="URL",
+                        help="the destinations' queues up to their name, e.g. https://sqs.us-east-1.amazonaws.com/"
+                             "123456789012/mediahook-prod-forward- (default: FORWARD_QUEUE_URL_PREFIX)")
+
+
+def _missing_queue(exc: Exception) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code", "") in (
+        "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Raises :class:`CliError` (printed by ``lib.cli.main`` as one line): 2 for a missing queue URL, destination,
-    region or credentials; 1 when SQS refuses (botocore's errors are worded by ``lib.cli.errors.explain``)."""
-    from lib.forward import queues
+    """Raises :class:`CliError` (printed by ``lib.cli.main`` as one line): 2 for a missing prefix, destination,
+    region or credentials, or a destination without queues; 1 when SQS refuses (botocore's errors are worded by
+    ``lib.cli.errors.explain``)."""
+    from lib.forward import names, queues
 
     if args.action == "redrive" and not args.destination:
         raise CliError("redrive needs --destination NAME (the destination whose dead letters go back)")
-    queue_url = _queue_url(args.queue_url, "FORWARD_QUEUE_URL", "--queue-url", "ForwardQueueUrl")
-    dead_url = _queue_url(args.dead_letter_queue_url, "FORWARD_DEAD_LETTER_QUEUE_URL", "--dead-letter-queue-url",
-                          "ForwardDeadLetterQueueUrl")
+    prefix = args.queue_url_prefix or require_setting(
+        "FORWARD_QUEUE_URL_PREFIX", "the stack's ForwardQueueUrlPrefix output", option="--queue-url-prefix")
     require_aws()
-    sqs = _sqs()
+    sqs = _client("sqs")
     if args.action == "redrive":
-        moved = queues.redrive(sqs, dead_url, queue_url, args.destination)
-        print(f"{moved} dead letters of {args.destination} sent back to delivery")
+        name = args.destination
+        try:
+            moved = queues.redrive(sqs, names.dead_letter_queue_url(prefix, name), names.queue_url(prefix, name), name)
+        except Exception as exc:
+            if _missing_queue(exc):
+                raise CliError(f"no forwarding queues for destination {name} under {prefix}: check the name "
+                               "(`mediahook forward status` lists them) and FORWARD_QUEUE_URL_PREFIX") from None
+            raise
+        print(f"{moved} dead letters of {name} sent back to delivery")
         return 0
-    waiting = queues.counts(sqs, queue_url)
-    dead = queues.dead_letters(sqs, dead_url)
+    found = queues.status(sqs, _client("cloudwatch"), prefix)
     if args.json:
-        print(json.dumps({"waiting": waiting.waiting, "in_flight": waiting.in_flight,
-                          "dead_letters": {name: vars(d) for name, d in sorted(dead.items())}}))
+        print(json.dumps({"queue_url_prefix": prefix, "destinations": {d.name: d.as_json() for d in found}}))
         return 0
-    print(f"forwarding queue: {waiting.waiting} waiting, {waiting.in_flight} in flight")
-    if not dead:
-        print("no dead letters")
-    for name, d in sorted(dead.items()):
-        if name == queues.NOT_SCANNED:
-            print(f"{d.count} more dead letters behind the first ones of their message group (SQS shows no more of "
-                  "a FIFO group while some are held): `forward redrive` moves them too")
-            continue
-        print(f"{name}: {d.count} dead-lettered, oldest {d.oldest_age_seconds:.0f} s, last {d.last_reason} "
-              f"(status {d.last_status if d.last_status is not None else '-'})")
+    if not found:
+        print(f"no forwarding queues under {prefix} (no destinations deployed on this stage)")
+        return 0
+    print(_table(found))
+    if any(d.oldest_age_seconds is None for d in found):
+        print(NO_AGE_NOTE)
     return 0
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} s"
+
+
+def _table(found: list[DestinationStatus]) -> str:
+    width = max(11, *(len(d.name) for d in found))
+    lines = [f"{'destination':<{width}}  {'waiting':>7}  {'in flight':>9}  {'dead-lettered':>13}  {'oldest age':>10}  "
+             "last failure"]
+    for d in found:
+        letters = d.dead_letters
+        failure = "-"
+        if d.dead_lettered:
+            status = "-" if letters.last_status is None else letters.last_status
+            failure = (f"{letters.last_reason or '?'} (status {status}), oldest dead letter "
+                       f"{_seconds(letters.oldest_age_seconds)}")
+            if letters.unreadable:
+                failure += f", {letters.unreadable} unreadable"
+        lines.append(f"{d.name:<{width}}  {d.waiting:>7}  {d.in_flight:>9}  {d.dead_lettered:>13}  "
+                     f"{_seconds(d.oldest_age_seconds):>10}  {failure}")
+    return "\n".join(lines)
 
 
 COMMAND = Command(
     "forward", help="the forwarding queues: status, redrive",
-    description="Operate forwarding (docs/forwarding.md): `forward status` shows what waits for delivery and each "
-                "destination's dead letters; `forward redrive --destination NAME` sends that destination's dead "
-                "letters back to delivery once the endpoint is fixed (a redriven notification whose resource has "
-                "moved on since is not sent, unless the destination takes stale events). Exit codes: 0 done, 1 "
-                "SQS refused a call, 2 a queue URL, the destination, the region or credentials missing.",
+    description="Operate forwarding (docs/forwarding.md): `forward status` shows, per destination, what waits for "
+                "delivery, what is in flight, what is dead-lettered, the oldest waiting message's age and the last "
+                "failure; `forward redrive --destination NAME` sends that destination's dead letters back to its "
+                "queue once the endpoint is fixed (a redriven notification whose resource has moved on since is not "
+                "sent, unless the destination takes stale events). Exit codes: 0 done, 1 SQS refused a call, 2 the "
+                "queue URL prefix, the destination (or its queues), the region or credentials missing.",
     configure=configure, run=run)

@@ -22,6 +22,7 @@ from lib.console.queries import PRODUCTS
 from lib.notification import Delivery, StateChange
 
 if TYPE_CHECKING:
+    from lib.forward.queues import DestinationStatus
     from lib.ledger import Entry, Ledger, SubjectState
 
 
@@ -205,32 +206,19 @@ def dead_letters(conn: Connection, limit: int = 1000) -> dict[str, str]:
     return out
 
 
-def forwarding_backlog(conn: Connection) -> dict[str, int]:
-    """The forwarding queue's backlog, every destination together (one FIFO queue holds them all: SQS counts
-    per queue; `mediahook forward status` has the dead letters per destination): waiting, in flight, and the
-    dead-letter queue's count. The queues are FORWARD_QUEUE_URL and FORWARD_DEAD_LETTER_QUEUE_URL (the stack's
-    outputs), else the stage's ``mediahook-{stage}-forward.fifo`` and ``-forward-dlq.fifo``. Counted from the
-    queues' attributes only: the dead-letter scan of ``forward status`` would hide messages for a while."""
-    from lib.forward.queues import counts
+def forwarding_backlog(conn: Connection) -> list[DestinationStatus]:
+    """Each destination's forwarding queues, as `mediahook forward status` reads them (lib/forward/queues.py):
+    waiting, in flight, dead-lettered, and the oldest waiting message's age (CloudWatch; None without a
+    datapoint). The queues are those under FORWARD_QUEUE_URL_PREFIX (the stack's ForwardQueueUrlPrefix output),
+    else the stage's ``mediahook-{stage}-forward-``. Counted from the queues' attributes only: the dead-letter
+    scan of ``forward status`` would hide messages for a while."""
+    from lib.forward.queues import status
 
-    sqs = conn.client("sqs")
-    urls: list[str] = []
-    for variable, name in (("FORWARD_QUEUE_URL", f"mediahook-{conn.stage}-forward.fifo"),
-                           ("FORWARD_DEAD_LETTER_QUEUE_URL", f"mediahook-{conn.stage}-forward-dlq.fifo")):
-        url = os.environ.get(variable, "").strip()
-        if not url:
-            try:
-                url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            except (ClientError, BotoCoreError) as exc:
-                raise Unavailable(f"no forwarding queue {name} ({exc}): set {variable} from the stack's outputs, "
-                                  "or --stage") from exc
-        urls.append(url)
+    prefix = os.environ.get("FORWARD_QUEUE_URL_PREFIX", "").strip() or f"mediahook-{conn.stage}-forward-"
     try:
-        waiting = counts(sqs, urls[0])
-        dead = counts(sqs, urls[1])
+        return status(conn.client("sqs"), conn.client("cloudwatch"), prefix, scan_dead_letters=False)
     except (ClientError, BotoCoreError) as exc:
         raise Unavailable(f"the forwarding queues could not be read: {exc}") from exc
-    return {"waiting": waiting.waiting, "in flight": waiting.in_flight, "dead-lettered": dead.waiting + dead.in_flight}
 
 
 @dataclass(frozen=True)

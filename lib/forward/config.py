@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from lib.forward.names import DEAD_LETTER_SUFFIX, NAME_PATTERN
+
 Format = Literal["cloudevents", "tencent"]
-NAME_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"  # a metric dimension and part of every message group id
 
 
 class ForwardFilter(BaseModel):
@@ -64,6 +65,16 @@ class Destination(BaseModel):
     timeout_seconds: float = Field(default=10, gt=0, le=60)
     max_age_seconds: int = Field(default=86_400, ge=60, le=1_209_600)  # at most the queue's 14-day retention
     rate_limit: float = Field(default=50, gt=0, le=10_000)  # requests per second, over every sandbox
+    # the forward function's sandboxes on this destination's queue (its event source's maximumConcurrency);
+    # None: the stage's forwardConcurrency (FORWARD_CONCURRENCY)
+    concurrency: int | None = Field(default=None, ge=2, le=1000)
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_dead_letter_queue(cls, value: str) -> str:
+        if value.endswith(DEAD_LETTER_SUFFIX):
+            raise ValueError(f"must not end in {DEAD_LETTER_SUFFIX} (the dead-letter queues' suffix)")
+        return value
 
     @field_validator("url")
     @classmethod
@@ -87,7 +98,7 @@ class Destination(BaseModel):
 
 
 class Destinations(BaseModel):
-    """The list, with names unique (each is a metric dimension and its own message groups)."""
+    """The list, with names unique (each is a metric dimension and its own pair of queues)."""
 
     model_config = ConfigDict(frozen=True, defer_build=True)
 

@@ -10,8 +10,8 @@ groups go on; SQS gives the failed ones back, still in order. Each message is ha
   group skipped behind it are made visible again at once: SQS returns none of a FIFO group while one of its
   messages is in flight, so they wait behind it, in order, and come with it when it comes back;
 * dead-lettered (another 4xx or a 3xx, the SSRF guard's refusal, or the next attempt past the destination's
-  maximum age): sent to the dead-letter queue with the last status and an excerpt of the answer, then
-  deleted. ``mediahook forward redrive`` sends them back; a redriven message whose resource has since moved
+  maximum age): sent to its destination's dead-letter queue with the last status and an excerpt of the
+  answer, then deleted. ``mediahook forward redrive`` sends them back; a redriven message whose resource has since moved
   on (the ledger's latest state is another event) is dropped unless the destination takes stale events, so
   a destination never sees a resource go backwards.
 
@@ -31,7 +31,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lib import aws
-from lib.forward import retry, signing, transport
+from lib.forward import names, retry, signing, transport
 from lib.forward.config import Destination, destinations_of
 from lib.forward.message import Failure, Queued
 from lib.forward.order import moved_on
@@ -67,8 +67,9 @@ _last_request: dict[str, float] = {}
 
 
 def pace(destination: Destination, concurrency: int, budget: float | None = None) -> bool:
-    """The destination's rate limit, shared among the function's ``concurrency`` sandboxes: each keeps
-    ``concurrency / rate_limit`` seconds between its requests to one destination. False, without waiting or
+    """The destination's rate limit, shared among the ``concurrency`` sandboxes its queue's event source runs
+    at most (its ``concurrency``, else the stage's): each keeps ``concurrency / rate_limit`` seconds between its
+    requests to the destination. False, without waiting or
     taking the turn, when the wait would be longer than ``budget`` seconds (what the invocation can spare)."""
     interval = concurrency / destination.rate_limit
     with _pacing_lock:
@@ -96,12 +97,14 @@ def render(queued: Queued, destination: Destination, settings: Settings, now: in
 
 
 def dead_letter(settings: Settings, queued: Queued, failure: Failure) -> None:
-    """Keep the message, with why it failed, on the dead-letter queue (in its group: redrive keeps order)."""
-    if not settings.forward_dead_letter_queue_url:
-        raise RuntimeError("FORWARD_DEAD_LETTER_QUEUE_URL is not set: a message cannot be dead-lettered")
+    """Keep the message, with why it failed, on its destination's dead-letter queue (in its group: redrive
+    keeps order)."""
+    if not settings.forward_queue_url_prefix:
+        raise RuntimeError("FORWARD_QUEUE_URL_PREFIX is not set: a message cannot be dead-lettered")
     dead = queued.dead(failure)
     aws.client("sqs").send_message(
-        QueueUrl=settings.forward_dead_letter_queue_url, MessageBody=dead.to_json(), MessageGroupId=dead.group_id,
+        QueueUrl=names.dead_letter_queue_url(settings.forward_queue_url_prefix, queued.destination),
+        MessageBody=dead.to_json(), MessageGroupId=dead.group_id,
         # its own id: the same event dead-lettered again after a redrive must not be dropped as a copy
         MessageDeduplicationId=f"{dead.deduplication_id[:40]}-{failure.dead_at:.6f}-{failure.attempts}")
     count("ForwardDeadLettered", destination=queued.destination)
@@ -154,7 +157,7 @@ def deliver(record: SQSRecord, lambda_context: Any = None) -> None:
     remaining = lambda_context.get_remaining_time_in_millis() if lambda_context is not None else None
     # what is left once the attempt and the margin are set aside: the rate limit's wait must fit in it
     budget = None if remaining is None else (remaining - SAFETY_MARGIN_MS) / 1000 - destination.timeout_seconds
-    if not pace(destination, settings.forward_concurrency, budget):
+    if not pace(destination, destination.concurrency or settings.forward_concurrency, budget):
         wait(record, 0)
         raise OutOfTime(f"{remaining} ms left")
     status: int | None = None

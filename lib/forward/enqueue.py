@@ -4,7 +4,8 @@ It runs after the archive write and the ledger's decision (a filter reads ``stat
 is not forwarded unless asked for) and side by side with publishing, in a thread of its own, so that one
 destination adds an SQS call's time to the callback only where it is longer than SNS's. Like publishing,
 it must succeed before the delivery is acknowledged: a failure is a 503 and the retry queues again (the
-FIFO queue drops the copy by its deduplication id).
+FIFO queue drops the copy by its deduplication id). Each destination has its own queue (lib/forward/names.py):
+one SendMessageBatch per destination, one after another in that thread.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lib import aws
 from lib.archive import ArchivedObject
 from lib.errors import StorageUnavailable
+from lib.forward import names
 from lib.forward.message import MAX_MESSAGE_BYTES, Queued
 from lib.intake import InboundEvent
 from lib.notification import Delivery, StateChange
@@ -80,24 +82,29 @@ def batches(queued: list[Queued]) -> Iterator[list[tuple[Queued, str]]]:
         yield batch
 
 
-def send(queue_url: str, queued: list[Queued]) -> None:
-    """SendMessageBatch, within SQS's limits of count and size; any entry SQS did not take fails the whole step
-    (it is retried)."""
+def send(queue_url_prefix: str, queued: list[Queued]) -> None:
+    """Each destination's messages to its own queue: SendMessageBatch, within SQS's limits of count and size;
+    any entry SQS did not take fails the whole step (it is retried)."""
     sqs = aws.client("sqs")
-    for chunk in batches(queued):
-        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "MessageBody": text, "MessageGroupId": q.group_id,
-             "MessageDeduplicationId": q.deduplication_id} for i, (q, text) in enumerate(chunk)])
-        if answer.get("Failed"):
-            failed = answer["Failed"][0]
-            raise StorageUnavailable(f"the forwarding queue refused a message ({failed.get('Code')}); the delivery "
-                                     "was not acknowledged")
+    by_destination: dict[str, list[Queued]] = {}
+    for q in queued:
+        by_destination.setdefault(q.destination, []).append(q)
+    for destination, theirs in by_destination.items():
+        queue_url = names.queue_url(queue_url_prefix, destination)
+        for chunk in batches(theirs):
+            answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(i), "MessageBody": text, "MessageGroupId": q.group_id,
+                 "MessageDeduplicationId": q.deduplication_id} for i, (q, text) in enumerate(chunk)])
+            if answer.get("Failed"):
+                failed = answer["Failed"][0]
+                raise StorageUnavailable(f"the forwarding queue of {destination} refused a message "
+                                         f"({failed.get('Code')}); the delivery was not acknowledged")
 
 
 def _queue(event: InboundEvent, archived: ArchivedObject, destinations: list[Destination], **kwargs: Any) -> None:
     settings: Settings = kwargs.pop("settings")
     queued = messages(event, archived, destinations, **kwargs)
-    send(str(settings.forward_queue_url), queued)
+    send(str(settings.forward_queue_url_prefix), queued)
     for q in queued:
         count("ForwardQueued", destination=q.destination)
 

@@ -1,9 +1,12 @@
 """The operator's view of forwarding: what waits, what is dead-lettered, and sending dead letters back.
 
-The forwarding queue and its dead-letter queue are shared by every destination (one FIFO queue, one group per
-destination and resource). SQS counts a queue's messages, not a group's: the queue's own numbers (waiting, in
-flight) are read from its attributes, while the dead-letter queue, which nothing else reads, is scanned, so
-its messages are counted per destination with the oldest one's age. Used by ``mediahook forward``.
+Each destination has its own FIFO queue and dead-letter queue (lib/forward/names.py), so SQS's own counts
+are the destination's: waiting and in flight from its queue's attributes, dead-lettered from its dead-letter
+queue's (visible and not), the oldest waiting message's age from CloudWatch (``AWS/SQS``
+``ApproximateAgeOfOldestMessage``). The dead-letter queue, which nothing else reads, is also scanned for the
+last failure and the oldest dead letter's age. The destinations are the queues found under the prefix, so a
+destination removed from the list whose queues were kept (they are retained) shows too. Used by
+``mediahook forward`` and the console.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lib.forward import names
 from lib.forward.message import Queued
 
 SCAN_VISIBILITY = 30  # seconds a scanned dead letter stays hidden from another scan (nothing else reads it)
@@ -27,10 +32,34 @@ class QueueCounts:
 
 @dataclass
 class DeadLetters:
-    count: int = 0
-    oldest_age_seconds: float = 0.0
+    """What the scan of a dead-letter queue found: the oldest dead letter's age (since it was first queued),
+    the latest failure, and how many were not queued notifications."""
+
+    oldest_age_seconds: float | None = None
     last_status: int | None = None
     last_reason: str = ""
+    unreadable: int = 0
+    _last_dead_at: float = field(default=0.0, repr=False)
+
+
+@dataclass
+class DestinationStatus:
+    """One destination's queues: waiting, in flight, dead-lettered (exact: SQS's counts of its own queues), the
+    oldest waiting message's age (None: CloudWatch has no datapoint), and what the dead letters say."""
+
+    name: str
+    waiting: int = 0
+    in_flight: int = 0
+    dead_lettered: int = 0
+    oldest_age_seconds: float | None = None
+    dead_letters: DeadLetters = field(default_factory=DeadLetters)
+
+    def as_json(self) -> dict[str, Any]:
+        letters = self.dead_letters
+        return {"waiting": self.waiting, "in_flight": self.in_flight, "dead_lettered": self.dead_lettered,
+                "oldest_age_seconds": self.oldest_age_seconds,
+                "dead_letters": {"oldest_age_seconds": letters.oldest_age_seconds, "last_status": letters.last_status,
+                                 "last_reason": letters.last_reason, "unreadable": letters.unreadable}}
 
 
 def counts(sqs: Any, queue_url: str) -> QueueCounts:
@@ -38,14 +67,6 @@ def counts(sqs: Any, queue_url: str) -> QueueCounts:
         "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
     return QueueCounts(int(attributes.get("ApproximateNumberOfMessages", 0)),
                        int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)))
-
-
-UNREADABLE = "(unreadable)"  # what status calls a dead letter that is not a queued notification
-# What status calls the dead letters it could not read: SQS FIFO returns none of a message group's messages
-# while some of the group are in flight, and the scan holds every one it has seen until its end, so it sees
-# only the first of each group; the queue's own count says how many more there are (redrive, which deletes
-# as it goes, reaches them all).
-NOT_SCANNED = "(not scanned)"
 
 
 def _read(body: str) -> Queued | None:
@@ -58,7 +79,9 @@ def _read(body: str) -> Queued | None:
 def scan(sqs: Any, queue_url: str, visibility: int = SCAN_VISIBILITY) -> Iterator[tuple[Queued | None, str, str]]:
     """Every message of the dead-letter queue (None: unreadable) with its receipt handle and SQS message id,
     each received once (hidden for ``visibility`` seconds). The scan ends when nothing more comes, or when
-    what comes was all seen already (a scan longer than ``visibility`` meets its first messages again)."""
+    what comes was all seen already (a scan longer than ``visibility`` meets its first messages again). SQS
+    FIFO returns none of a message group's messages while some of the group are held, so the scan sees the
+    first ten or so of each group (the oldest; redrive, which deletes as it goes, reaches them all)."""
     seen: set[str] = set()
     while True:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
@@ -71,28 +94,68 @@ def scan(sqs: Any, queue_url: str, visibility: int = SCAN_VISIBILITY) -> Iterato
             yield _read(message["Body"]), message["ReceiptHandle"], message["MessageId"]
 
 
-def dead_letters(sqs: Any, dead_letter_queue_url: str) -> dict[str, DeadLetters]:
-    """Per destination: how many dead letters, the oldest one's age (since it was first queued), and the last
-    one's failure; under ``NOT_SCANNED``, how many the scan could not reach (behind the first messages of their
-    group). Scanned messages are made visible again at once."""
-    found: dict[str, DeadLetters] = {}
+def dead_letters(sqs: Any, dead_letter_queue_url: str) -> DeadLetters:
+    """The oldest dead letter's age and the latest failure among those the scan reaches; scanned messages are
+    made visible again at once."""
+    found = DeadLetters()
     handles: list[str] = []
     now = time.time()
     for queued, handle, _ in scan(sqs, dead_letter_queue_url):
         handles.append(handle)
         if queued is None:
-            found.setdefault(UNREADABLE, DeadLetters()).count += 1
+            found.unreadable += 1
             continue
-        entry = found.setdefault(queued.destination, DeadLetters())
-        entry.count += 1
-        entry.oldest_age_seconds = max(entry.oldest_age_seconds, now - queued.queued_at)
-        if queued.failure:
-            entry.last_status, entry.last_reason = queued.failure.status, queued.failure.reason
-    behind = counts(sqs, dead_letter_queue_url).waiting  # still visible: the scan could not receive them
-    if behind:
-        found[NOT_SCANNED] = DeadLetters(count=behind)
+        found.oldest_age_seconds = max(found.oldest_age_seconds or 0.0, now - queued.queued_at)
+        if queued.failure and queued.failure.dead_at >= found._last_dead_at:
+            found._last_dead_at = queued.failure.dead_at
+            found.last_status, found.last_reason = queued.failure.status, queued.failure.reason
     _release(sqs, dead_letter_queue_url, handles)
     return found
+
+
+def destinations(sqs: Any, prefix: str) -> dict[str, dict[bool, str]]:
+    """The destinations whose queues exist under ``prefix`` (FORWARD_QUEUE_URL_PREFIX), configured or not:
+    name -> {False: its queue's URL, True: its dead-letter queue's URL} (either may be missing)."""
+    prefix_name = names.prefix_name(prefix)
+    found: dict[str, dict[bool, str]] = {}
+    for page in sqs.get_paginator("list_queues").paginate(QueueNamePrefix=prefix_name,
+                                                           PaginationConfig={"PageSize": 1000}):
+        for url in page.get("QueueUrls", []):
+            owner = names.destination_of(url, prefix_name)
+            if owner is not None:
+                found.setdefault(owner[0], {})[owner[1]] = url
+    return dict(sorted(found.items()))
+
+
+def oldest_age(cloudwatch: Any, queue_url: str, minutes: int = 5) -> float | None:
+    """``ApproximateAgeOfOldestMessage``'s Maximum over the last ``minutes`` (None: no datapoint: an idle queue's
+    metrics pause, and a local stack has none)."""
+    end = datetime.now(UTC)
+    points = cloudwatch.get_metric_statistics(
+        Namespace="AWS/SQS", MetricName="ApproximateAgeOfOldestMessage",
+        Dimensions=[{"Name": "QueueName", "Value": queue_url.rsplit("/", 1)[-1]}],
+        StartTime=end - timedelta(minutes=minutes), EndTime=end, Period=60, Statistics=["Maximum"])["Datapoints"]
+    return max((float(p["Maximum"]) for p in points), default=None)
+
+
+def status(sqs: Any, cloudwatch: Any | None, prefix: str, *, scan_dead_letters: bool = True) -> list[DestinationStatus]:
+    """Every destination's figures (see :class:`DestinationStatus`); without ``cloudwatch`` no ages, without
+    ``scan_dead_letters`` nothing read from the dead letters themselves (counts only: nothing hidden)."""
+    out = []
+    for name, urls in destinations(sqs, prefix).items():
+        entry = DestinationStatus(name)
+        if False in urls:
+            waiting = counts(sqs, urls[False])
+            entry.waiting, entry.in_flight = waiting.waiting, waiting.in_flight
+            if cloudwatch is not None:
+                entry.oldest_age_seconds = oldest_age(cloudwatch, urls[False])
+        if True in urls:
+            dead = counts(sqs, urls[True])
+            entry.dead_lettered = dead.waiting + dead.in_flight
+            if scan_dead_letters and entry.dead_lettered:
+                entry.dead_letters = dead_letters(sqs, urls[True])
+        out.append(entry)
+    return out
 
 
 def _release(sqs: Any, queue_url: str, handles: list[str]) -> None:
@@ -103,11 +166,11 @@ def _release(sqs: Any, queue_url: str, handles: list[str]) -> None:
 
 
 def redrive(sqs: Any, dead_letter_queue_url: str, queue_url: str, destination: str) -> int:
-    """Send ``destination``'s dead letters back to the forwarding queue, in the order they died (each group's
-    order is the FIFO order), with a fresh maximum age; the others stay. Returns how many moved. Each is
-    deleted from the dead-letter queue only after the forwarding queue took it (nothing lost; a crash between
-    the two leaves it in both; run again within five minutes, the forwarding queue drops the second copy by its
-    deduplication id, later the receiver dedupes it by its webhook-id / event id)."""
+    """Send ``destination``'s dead letters (its dead-letter queue's) back to its queue, in the order they died
+    (each group's order is the FIFO order), with a fresh maximum age; a message of another destination, or
+    unreadable, stays. Returns how many moved. Each is deleted from the dead-letter queue only after the queue
+    took it (nothing lost; a crash between the two leaves it in both; run again within five minutes, the queue
+    drops the second copy by its deduplication id, later the receiver dedupes it by its webhook-id / event id)."""
     moved, others = 0, []
     now = time.time()
     for queued, handle, message_id in scan(sqs, dead_letter_queue_url):
