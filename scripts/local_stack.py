@@ -35,13 +35,16 @@ sys.path.insert(0, str(ROOT))
 from lib import ledger  # noqa: E402
 from lib.cli import callback_url, load_sample, post, progress, sign_body  # noqa: E402
 from lib.cli.common import plural  # noqa: E402
+from lib.forward.names import dead_letter_queue_name, queue_name  # noqa: E402
 
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's: its queue URLs are {endpoint}/{account}/{name}
 BUCKET, TOPIC, TABLE, QUEUE = ("mediahook-local-archive", "mediahook-local-events", "mediahook-local-idempotency",
                                "mediahook-local-notifications")
 LEDGER = "mediahook-local-ledger"  # the ledger (lib/ledger.py): as serverless.yml's LedgerTable
-# Forwarding (docs/forwarding.md): the queues as serverless.yml's, and destination `local`'s secret in moto's SSM.
-FORWARD_QUEUE, FORWARD_DLQ = "mediahook-local-forward.fifo", "mediahook-local-forward-dlq.fifo"
+# Forwarding (docs/forwarding.md): destination `local`'s queues as plugins/forward-queues.js names them for stage
+# local, and its secret in moto's SSM.
+FORWARD_QUEUE_PREFIX, FORWARD_DESTINATION = "mediahook-local-forward-", "local"
 FORWARD_SECRET_PARAM = "/mediahook/local/forward/local"
 EVENTS_STREAM = "mediahook-local-events"  # the events table's delivery stream (lib/query/): as serverless.yml's
 # The `local` stage's secrets in serverless.yml.
@@ -125,6 +128,8 @@ class Stack:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     topic_arn: str = ""
     queue_url: str = ""
+    forward_queue_url_prefix: str = ""
+    forward_queue_urls: list[str] = field(default_factory=list)  # each destination's queue (here: `local`'s)
     forward: Forwarding | None = None  # FORWARD_URL given (serve) or the demo's endpoint: destination `local`
 
     @property
@@ -197,15 +202,22 @@ class Stack:
                       Attributes={"RawMessageDelivery": "true"})
 
     def _create_forwarding(self) -> dict[str, str]:
-        """The forwarding queues (as serverless.yml's) and, with a destination, its secret in moto's SSM; returns
-        what the functions' environment gets (the destination list names the secret, never holds it)."""
+        """Destination `local`'s two queues (as plugins/forward-queues.js makes them) and its secret in moto's SSM;
+        returns what the functions' environment gets (the destination list names the secret, never holds it).
+        Without a destination, no queues: the prefix is still set, as the stack's output is."""
         sqs = self.clients("sqs")
-        fifo = {"FifoQueue": "true"}
-        queue = sqs.create_queue(QueueName=FORWARD_QUEUE, Attributes={**fifo, "VisibilityTimeout": "360"})["QueueUrl"]
-        dead = sqs.create_queue(QueueName=FORWARD_DLQ, Attributes=fifo)["QueueUrl"]
-        env = {"FORWARD_QUEUE_URL": queue, "FORWARD_DEAD_LETTER_QUEUE_URL": dead, "FORWARD_ALLOW_LOOPBACK": "true",
+        self.forward_queue_url_prefix = f"{self.endpoint}/{ACCOUNT}/{FORWARD_QUEUE_PREFIX}"
+        env = {"FORWARD_QUEUE_URL_PREFIX": self.forward_queue_url_prefix, "FORWARD_ALLOW_LOOPBACK": "true",
                "FORWARD_DESTINATIONS": ""}
         if self.forward:
+            fifo = {"FifoQueue": "true"}
+            dead = sqs.create_queue(QueueName=dead_letter_queue_name(FORWARD_QUEUE_PREFIX, FORWARD_DESTINATION),
+                                    Attributes=fifo)["QueueUrl"]
+            dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.forward_queue_urls = [sqs.create_queue(
+                QueueName=queue_name(FORWARD_QUEUE_PREFIX, FORWARD_DESTINATION), Attributes={
+                    **fifo, "VisibilityTimeout": "360", "RedrivePolicy": json.dumps(
+                        {"deadLetterTargetArn": dead_arn, "maxReceiveCount": 1000})})["QueueUrl"]]
             self.clients("ssm").put_parameter(Name=FORWARD_SECRET_PARAM, Value=self.forward.secret,
                                               Type="SecureString", Overwrite=True)
             env["FORWARD_DESTINATIONS"] = json.dumps([{"name": "local", "url": self.forward.url,
@@ -217,8 +229,9 @@ class Stack:
         """The forward function, run as Lambda's SQS event source runs it (scripts/sqs_event_source.py)."""
         if not self.forward:
             return
+        queues = [arg for url in self.forward_queue_urls for arg in ("--queue-url", url)]
         source, log = self._spawn("forward", [sys.executable, str(ROOT / "scripts" / "sqs_event_source.py"),
-                                              "--queue-url", env["FORWARD_QUEUE_URL"], "--handler", "handler.forward"],
+                                              *queues, "--handler", "handler.forward"],
                                   {**env, "POWERTOOLS_SERVICE_NAME": "mediahook",
                                    "POWERTOOLS_METRICS_NAMESPACE": "Mediahook"})
         time.sleep(0.5)
@@ -507,7 +520,7 @@ def cli_environment(stack: Stack) -> dict[str, str]:
     """What the ``mediahook`` command needs to work against this stack: its endpoint, resources, credentials."""
     return {"AWS_ENDPOINT_URL": stack.endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": REGION, "ARCHIVE_BUCKET": BUCKET, "EVENTS_TOPIC_ARN": stack.topic_arn,
-            "LEDGER_TABLE": LEDGER}
+            "LEDGER_TABLE": LEDGER, "FORWARD_QUEUE_URL_PREFIX": stack.forward_queue_url_prefix}
 
 
 def mediahook_command() -> str:

@@ -1,8 +1,9 @@
 """Lambda's SQS event source, on this machine: poll a queue, invoke a handler with the batch, delete what it did
-not report failed (``ReportBatchItemFailures``). ``make serve``/``make demo`` run the forwarding function so,
-against moto server, and the tests do the same in-process.
+not report failed (``ReportBatchItemFailures``). ``make serve``/``make demo`` run the forwarding function so, over
+every destination's queue (one event source per queue, as the stack has), against moto server, and the tests do
+the same in-process.
 
-    python scripts/sqs_event_source.py --queue-url URL --handler handler.forward   # until Ctrl-C / SIGTERM
+    python scripts/sqs_event_source.py --queue-url URL [--queue-url URL ...] --handler handler.forward
 
 As Lambda does: records carry SQS's attributes (receive count, group id, ...) and the queue's ARN; a handler that
 raises leaves the whole batch to come back after its visibility timeout; a message it reported failed is not
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--queue-url", required=True)
+    parser.add_argument("--queue-url", required=True, action="append",
+                        help="a queue to poll; repeat it for several (each polled in turn, as its own event source)")
     parser.add_argument("--handler", default="handler.forward")
     parser.add_argument("--batch-size", type=int, default=10)
     args = parser.parse_args(argv)
@@ -114,10 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     handler = _handler(args.handler)
     sqs = boto3.client("sqs")
-    arn = queue_arn(sqs, args.queue_url)
+    arns = {url: queue_arn(sqs, url) for url in args.queue_url}
     while running:
-        if not poll_once(sqs, args.queue_url, arn, handler, batch_size=args.batch_size, wait_seconds=1):
-            time.sleep(0.1)
+        received = sum(poll_once(sqs, url, arn, handler, batch_size=args.batch_size, wait_seconds=0)
+                       for url, arn in arns.items())
+        if not received:
+            time.sleep(0.2)
     return 0
 
 

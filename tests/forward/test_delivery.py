@@ -167,16 +167,16 @@ def test_a_redriven_message_whose_resource_moved_on_is_not_sent(
 
 
 def test_the_cli_says_what_is_missing(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.delenv("FORWARD_QUEUE_URL", raising=False)
+    monkeypatch.delenv("FORWARD_QUEUE_URL_PREFIX", raising=False)
     assert cli(["forward", "status"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "FORWARD_QUEUE_URL is not set: give --queue-url or set FORWARD_QUEUE_URL" in err
+    assert err.count("\n") == 1 and ("FORWARD_QUEUE_URL_PREFIX is not set: give --queue-url-prefix or set "
+                                     "FORWARD_QUEUE_URL_PREFIX (the stack's ForwardQueueUrlPrefix output)") in err
 
 
 def test_redrive_without_a_destination_is_a_usage_error(monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("FORWARD_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo")
-    monkeypatch.setenv("FORWARD_DEAD_LETTER_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/d.fifo")
+    monkeypatch.setenv("FORWARD_QUEUE_URL_PREFIX", "https://sqs.us-east-1.amazonaws.com/123456789012/mediahook-ci-forward-")
     assert cli(["forward", "redrive"]) == 2
     assert "redrive needs --destination NAME" in capsys.readouterr().err
 
@@ -215,8 +215,9 @@ def test_status_counts_an_unreadable_dead_letter_and_redrive_leaves_it(
     forwarding.sqs.send_message(QueueUrl=forwarding.dead_letter_queue_url, MessageBody="garbage",
                                 MessageGroupId="app/x", MessageDeduplicationId="garbage")
     assert cli(["forward", "status", "--json"]) == 0
-    [status] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"dead_letters"' in line]
-    assert status["dead_letters"]["(unreadable)"]["count"] == 1
+    [status] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"destinations"' in line]
+    assert status["destinations"]["app"]["dead_lettered"] == 1
+    assert status["destinations"]["app"]["dead_letters"]["unreadable"] == 1
     assert cli(["forward", "redrive", "--destination", "app"]) == 0
     assert queues.counts(forwarding.sqs, forwarding.dead_letter_queue_url).waiting == 1
 

@@ -85,8 +85,10 @@ def test_flaky_endpoint_gets_everything_in_order_and_the_400_after_redrive(
         assert "unknown task poison" in dead["failure"]["response_excerpt"]
         assert cli(["forward", "status", "--json"]) == 0
         # (the delivery function's metric lines share stdout under test: the command's is the one with its keys)
-        [status] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"dead_letters"' in line]
-        assert status["dead_letters"]["local"]["count"] == 1 and status["waiting"] == 0
+        [status] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"destinations"' in line]
+        local = status["destinations"]["local"]
+        assert (local["dead_lettered"], local["waiting"], local["in_flight"]) == (1, 0, 0)
+        assert (local["dead_letters"]["last_reason"], local["dead_letters"]["last_status"]) == ("rejected", 400)
 
         broken["poison"] = False  # the endpoint is fixed
         assert cli(["forward", "redrive", "--destination", "local"]) == 0

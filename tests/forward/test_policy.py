@@ -16,7 +16,7 @@ from lib.forward.message import Queued, group_id
 from lib.settings import ConfigError, Settings
 
 BASE = {"ARCHIVE_BUCKET": "bucket", "EVENTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
-        "FORWARD_QUEUE_URL": "https://sqs.example/q.fifo"}
+        "FORWARD_QUEUE_URL_PREFIX": "https://sqs.us-east-1.amazonaws.com/123456789012/mediahook-prod-forward-"}
 
 
 def _destination(**fields: object) -> dict[str, object]:
@@ -43,6 +43,8 @@ def test_defaults_and_filters() -> None:
     ({"url": "https://hooks.example.com:99999/x"}, "port"),  # else each delivery raises, then the DLQ
     ({"format": "xml"}, "FORMAT"),
     ({"name": "has space"}, "NAME"),
+    ({"name": "app-dlq"}, "must not end in -dlq"),
+    ({"concurrency": 1}, "CONCURRENCY"),
     ({"secret": "whsec_abc"}, "SECRET: Extra inputs are not permitted"),  # a secret itself is refused
     ({"timeout_seconds": 0}, "TIMEOUT_SECONDS"),
 ])
@@ -59,8 +61,13 @@ def test_destinations_need_unique_names_a_queue_and_json() -> None:
 
     with pytest.raises(ConfigError, match="unique: app"):
         Settings.from_env({**BASE, "FORWARD_DESTINATIONS": json.dumps([_destination(), _destination()])})
-    with pytest.raises(ConfigError, match="FORWARD_QUEUE_URL"):
-        Settings.from_env({**BASE, "FORWARD_QUEUE_URL": "", "FORWARD_DESTINATIONS": json.dumps([_destination()])})
+    with pytest.raises(ConfigError, match="FORWARD_DESTINATIONS is set: FORWARD_QUEUE_URL_PREFIX"):
+        Settings.from_env({**BASE, "FORWARD_QUEUE_URL_PREFIX": "", "FORWARD_DESTINATIONS": json.dumps([_destination()])})
+    Settings.from_env({**BASE, "FORWARD_DESTINATIONS": json.dumps([_destination(name="a" * 40)])})  # 72: fits
+    long_stage = BASE["FORWARD_QUEUE_URL_PREFIX"].replace("-prod-", "-production-eu-west-")
+    with pytest.raises(ConfigError, match="destination a{40}: its dead-letter queue's name .* more than SQS's 80"):
+        Settings.from_env({**BASE, "FORWARD_QUEUE_URL_PREFIX": long_stage,
+                           "FORWARD_DESTINATIONS": json.dumps([_destination(name="a" * 40)])})
     with pytest.raises(ConfigError, match="JSON list"):
         Settings.from_env({**BASE, "FORWARD_DESTINATIONS": "[{"})
     assert destinations_of(Settings.from_env({**BASE, "FORWARD_DESTINATIONS": "[]"}).forward_destinations).items == ()

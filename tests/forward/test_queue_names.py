@@ -1,0 +1,44 @@
+"""The destination name rules in two places, held together: lib/forward/names.py (the settings refuse a bad
+name at cold start) and plugins/forward-queues.js (packaging refuses it), and the plugin's logical ids."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from lib.forward.names import name_problem
+from tests.conftest import ROOT
+
+NAMES = ["app", "my-app", "my_app", "myapp", "my0Dapp", "My-App", "0", "00", "-", "_", "a" * 40, "a" * 41, "",
+         "has space", "app-dlq", "app-dlq2", "dlq", "-dlq", "app.fifo", "ümlaut", "a/b", "a" * 30, "x" * 39]
+PREFIXES = [None, "mediahook-prod-forward-", "mediahook-production-eu-west-forward-"]
+
+
+def _node(script: str) -> object:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    result = subprocess.run([node, "-e", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(result.stdout)
+
+
+def test_the_plugin_and_the_settings_refuse_the_same_names_for_the_same_reason() -> None:
+    cases = [(name, prefix) for name in NAMES for prefix in PREFIXES]
+    script = ("const { nameProblem } = require('./plugins/forward-queues.js');"
+              f"const cases = {json.dumps(cases)};"
+              "console.log(JSON.stringify(cases.map(([n, p]) => nameProblem(n, p === null ? undefined : p))));")
+    assert _node(script) == [name_problem(name, prefix) for name, prefix in cases]
+    assert name_problem("a" * 40, "mediahook-production-eu-west-forward-") is not None  # the length rule bites
+
+
+def test_logical_ids_are_alphanumeric_and_one_to_one() -> None:
+    valid = [n for n in NAMES if name_problem(n) is None]
+    script = ("const { logicalSuffix } = require('./plugins/forward-queues.js');"
+              f"console.log(JSON.stringify({json.dumps(valid)}.map(logicalSuffix)));")
+    suffixes = _node(script)
+    assert isinstance(suffixes, list)
+    assert all(s.isalnum() and s.isascii() for s in suffixes)
+    assert len(set(suffixes)) == len(valid)  # my-app, my_app, myapp, my0Dapp: four ids
