@@ -65,7 +65,7 @@ def test_destinations_need_unique_names_a_queue_and_json() -> None:
         Settings.from_env({**BASE, "FORWARD_QUEUE_URL_PREFIX": "", "FORWARD_DESTINATIONS": json.dumps([_destination()])})
     Settings.from_env({**BASE, "FORWARD_DESTINATIONS": json.dumps([_destination(name="a" * 40)])})  # 72: fits
     long_stage = BASE["FORWARD_QUEUE_URL_PREFIX"].replace("-prod-", "-production-eu-west-")
-    with pytest.raises(ConfigError, match="destination a{40}: its dead-letter queue's name .* more than SQS's 80"):
+    with pytest.raises(ConfigError, match=r"destination a{40}: its dead-letter queue's name .* more than SQS's 80"):
         Settings.from_env({**BASE, "FORWARD_QUEUE_URL_PREFIX": long_stage,
                            "FORWARD_DESTINATIONS": json.dumps([_destination(name="a" * 40)])})
     with pytest.raises(ConfigError, match="JSON list"):
