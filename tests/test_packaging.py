@@ -55,13 +55,15 @@ def test_template_declares_the_callback_api_and_safe_storage(packaged: Path) -> 
               for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "stage"}
     assert stages == {"archive", "publish", "dedup", "bus", "ledger", "forward"}
     mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == 2 and all(m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # the MPS queue's; no destinations (the default): no forwarding queues, the forward function has no event source
+    assert len(mappings) == 1 and all(m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
                                       for m in mappings)
-    forward_queue = resources["ForwardQueue"]["Properties"]  # FIFO (order per resource), encrypted, a DLQ
-    assert forward_queue["FifoQueue"] is True and forward_queue["SqsManagedSseEnabled"] is True
-    assert forward_queue["VisibilityTimeout"] >= 6 * functions["handler.forward"]["Timeout"]
-    assert resources["ForwardDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
-    assert "FORWARD_DESTINATIONS" in callback_env and "FORWARD_QUEUE_URL" in callback_env
+    assert not any(name.startswith(("ForwardQueue", "ForwardDeadLetter", "ForwardAge")) for name in resources)
+    assert "FORWARD_DESTINATIONS" in callback_env and "FORWARD_QUEUE_URL_PREFIX" in callback_env
+    assert template["Outputs"]["ForwardQueueUrlPrefix"]["Value"] == {
+        "Fn::Sub": "https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/mediahook-ci-forward-"}
+    assert {f["Environment"]["Variables"]["FORWARD_QUEUE_URL_PREFIX"]["Fn::Sub"] for f in functions.values()} == {
+        template["Outputs"]["ForwardQueueUrlPrefix"]["Value"]["Fn::Sub"]}
     # the destinations' secrets are SSM names inside the destinations: no secret value in any environment
     assert not any("whsec_" in json.dumps(f.get("Environment", {})) for f in functions.values())
     routes = {r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"}
@@ -106,13 +108,13 @@ def test_each_function_has_its_own_least_privilege_role(packaged: Path) -> None:
         statements = _role_statements(template, resources[role])
         return {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
 
-    # every entry point may queue for forwarding (SendMessage) and nothing more of SQS; the scheduled ones may
-    # also send a failed run to their own dead-letter queue
+    # of SQS, the scheduled entry points may send a failed run to their own dead-letter queue and nothing more (with
+    # destinations, every entry point may also queue on their queues: test_forwarding_queues_per_destination)
+    assert {a for a in actions(roles["handler.callback"]) if a.startswith("sqs:")} == set()
     assert all({a for a in actions(roles[name]) if a.startswith("sqs:")} == {"sqs:SendMessage"}
-               for name in ("handler.callback", "handler.pull", "handler.cmq", "handler.reconcile"))
+               for name in ("handler.pull", "handler.cmq", "handler.reconcile"))
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions(roles["handler.queue"])
-    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-            "sqs:SendMessage"} <= actions(roles["handler.forward"])
+    assert {a for a in actions(roles["handler.forward"]) if a.startswith("sqs:")} == set()
     # only reconcile (an event never published is run again) and forward (a body too large for its message)
     # read the archive
     for name, role in roles.items():
@@ -137,21 +139,28 @@ def _emitted_metrics() -> set[tuple[str, str, frozenset[str]]]:
     return found
 
 
-def _dashboard_metrics(packaged: Path) -> tuple[list[tuple[str, str, frozenset[str]]], list[list[Any]], set[str]]:
-    """The dashboard's SEARCH expressions as (namespace, metric, dimension names), its explicit metric rows
-    (with the "." / "..." shorthand expanded), and the template references in its body."""
+Dashboard = tuple[list[tuple[str, str, frozenset[str]]], list[tuple[str, str]], list[list[Any]], set[str]]
+
+
+def _dashboard_metrics(packaged: Path) -> Dashboard:
+    """The dashboard's SEARCH expressions of mediahook's metrics as (namespace, metric, dimension names), those of
+    AWS/SQS as (metric, the rest of the search term), its explicit metric rows (with the "." / "..." shorthand
+    expanded), and the template references in its body."""
     template = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
     body_template = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     references = set(re.findall(r"\$\{([^}]+)\}", body_template))
     body = json.loads(re.sub(r"\$\{[^}]+\}", "REF", body_template))
-    searches, rows = [], []
+    searches, sqs_searches, rows = [], [], []
     for widget in body["widgets"]:
         previous: list[Any] = []
         for row in widget["properties"]["metrics"]:
             assert isinstance(row, list), f"a metric row must be an array: {row}"
             if isinstance(row[0], dict):
-                for match in re.finditer(r"SEARCH\('\{([^}]+)\} MetricName=\"(\w+)\"", row[0]["expression"]):
+                for match in re.finditer(r"SEARCH\('\{([^}]+)\} MetricName=\"(\w+)\"([^']*)'", row[0]["expression"]):
                     namespace, *dimensions = match.group(1).split(",")
+                    if namespace == "AWS/SQS":  # the forwarding queues, one pair per destination: by name
+                        sqs_searches.append((match.group(2), match.group(3).strip()))
+                        continue
                     searches.append((namespace, match.group(2), frozenset(dimensions)))
                 continue
             names = [v for v in row if not isinstance(v, dict)]
@@ -160,11 +169,11 @@ def _dashboard_metrics(packaged: Path) -> tuple[list[tuple[str, str, frozenset[s
             names = [previous[i] if v == "." else v for i, v in enumerate(names)]
             rows.append(names)
             previous = names
-    return searches, rows, references
+    return searches, sqs_searches, rows, references
 
 
 def test_the_dashboard_shows_only_metrics_the_code_emits(packaged: Path) -> None:
-    searches, rows, references = _dashboard_metrics(packaged)
+    searches, sqs_searches, rows, references = _dashboard_metrics(packaged)
     emitted = _emitted_metrics()
     for metric in searches:
         assert metric in emitted, f"the dashboard reads {metric}, which no count() emits"
@@ -175,13 +184,16 @@ def test_the_dashboard_shows_only_metrics_the_code_emits(packaged: Path) -> None
             "ForwardDeadLettered", "ForwardMessageAge"} <= {name for _, name, _ in searches}
     assert {(r[0], r[1]) for r in rows} == {("AWS/Lambda", "Duration"), ("AWS/Lambda", "Invocations"),
                                             ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"),
-                                            ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
-                                            ("AWS/SQS", "ApproximateAgeOfOldestMessage")}
+                                            ("AWS/SQS", "ApproximateNumberOfMessagesVisible")}
+    # every destination's queue (its age) and dead-letter queue (its depth), found by the stage's queue name prefix
+    # as plugins/forward-queues.js names them: the queues are not in the template unless destinations are
+    assert sorted(sqs_searches) == [
+        ("ApproximateAgeOfOldestMessage", "QueueName=mediahook-ci-forward NOT QueueName=dlq"),
+        ("ApproximateNumberOfMessagesVisible", "QueueName=mediahook-ci-forward QueueName=dlq")]
     template = json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
     for reference in references - {"AWS::Region"}:
         assert reference.split(".")[0] in template["Resources"], reference
-    assert references >= {"CallbackLambdaFunction", "MpsDeadLetterQueue.QueueName", "ForwardQueue.QueueName",
-                          "ForwardDeadLetterQueue.QueueName"}
+    assert references >= {"CallbackLambdaFunction", "MpsDeadLetterQueue.QueueName"}
 
 
 def _evaluate(value: Any, conditions: dict[str, Any]) -> Any:
@@ -269,3 +281,100 @@ def test_the_dead_events_alarm_watches_every_product_that_dead_letters(packaged:
                for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "product"}
     assert watched == {"vod", "mps"}
     assert [m["Expression"] for m in alarm["Metrics"] if m.get("ReturnData")] == ["SUM([vod, mps])"]
+
+
+DESTINATIONS = [{"name": "orders", "url": "https://orders.example.com/hook", "secret_param": "/mediahook/ci/forward/o"},
+                {"name": "legacy_app-2", "url": "https://legacy.example.com/hook", "format": "tencent",
+                 "secret_param": "/mediahook/ci/forward/l", "concurrency": 7}]
+
+
+@pytest.fixture(scope="module")
+def forwarding_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.packaging import template
+
+    return template(tmp_path_factory.mktemp("forwarding"), f"forwardDestinations={json.dumps(DESTINATIONS)}",
+                    "forwardConcurrency=3")
+
+
+def test_forwarding_queues_per_destination(forwarding_template: Path) -> None:
+    """plugins/forward-queues.js: per destination a FIFO queue and FIFO dead-letter queue (kept when the destination
+    leaves the list), the forward function's event source on its queue with its concurrency, two alarms, and IAM:
+    the entry points may queue on the queues (not the dead-letter queues), the forward function consume them and
+    dead-letter."""
+    template = json.loads(forwarding_template.read_text())
+    resources = template["Resources"]
+    lint = subprocess.run([str(ROOT / ".venv" / "bin" / "cfn-lint"), "--ignore-checks", "W3005", "W8003", "--",
+                           str(forwarding_template)], capture_output=True, text=True, timeout=300, check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    queues = {n: r for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue" and n.startswith("Forward")}
+    ids = {"orders": "orders", "legacy_app-2": "legacy0Uapp0D2"}  # one to one: test_queue_names.py
+    assert set(queues) == {f"{kind}{i}" for i in ids.values() for kind in ("ForwardQueue", "ForwardDeadLetterQueue")}
+    functions = {r["Properties"]["Handler"]: (n, r["Properties"]) for n, r in resources.items()
+                 if r["Type"] == "AWS::Lambda::Function"}
+    forward_id, forward = functions["handler.forward"]
+    mappings = {r["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: r["Properties"] for r in resources.values()
+                if r["Type"] == "AWS::Lambda::EventSourceMapping"}
+    alarms = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    for name, i in ids.items():
+        queue, dead = queues[f"ForwardQueue{i}"], queues[f"ForwardDeadLetterQueue{i}"]
+        for resource in (queue, dead):
+            assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+            assert resource["Properties"]["FifoQueue"] is True and resource["Properties"]["SqsManagedSseEnabled"] is True
+            assert resource["Properties"]["MessageRetentionPeriod"] == 1209600
+        props = queue["Properties"]
+        assert props["QueueName"] == f"mediahook-ci-forward-{name}.fifo"  # what the dashboard's SEARCH finds
+        assert dead["Properties"]["QueueName"] == f"mediahook-ci-forward-{name}-dlq.fifo"
+        assert (props["DeduplicationScope"], props["FifoThroughputLimit"]) == ("messageGroup", "perMessageGroupId")
+        assert props["VisibilityTimeout"] >= 6 * forward["Timeout"]
+        assert props["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [f"ForwardDeadLetterQueue{i}", "Arn"]},
+                                          "maxReceiveCount": 1000}
+        mapping = mappings[f"ForwardQueue{i}"]
+        assert mapping["FunctionName"] == {"Fn::GetAtt": [forward_id, "Arn"]}
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and mapping["BatchSize"] == 10
+        assert mapping["ScalingConfig"]["MaximumConcurrency"] == (7 if name == "legacy_app-2" else 3)
+        dead_alarm, age_alarm = alarms[f"ForwardDeadLettersAlarm{i}"], alarms[f"ForwardAgeAlarm{i}"]
+        assert dead_alarm["Dimensions"] == [{"Name": "QueueName",
+                                             "Value": {"Fn::GetAtt": [f"ForwardDeadLetterQueue{i}", "QueueName"]}}]
+        assert (dead_alarm["MetricName"], dead_alarm["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 1)
+        assert age_alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": [f"ForwardQueue{i}", "QueueName"]}
+        assert (age_alarm["MetricName"], age_alarm["Threshold"]) == ("ApproximateAgeOfOldestMessage", 3600)
+        assert (age_alarm["EvaluationPeriods"], age_alarm["DatapointsToAlarm"], age_alarm["Period"]) == (3, 3, 300)
+        assert f"destination {name} " in dead_alarm["AlarmDescription"]
+        assert dead_alarm["AlarmDescription"].endswith("docs/operations/runbook.md#forwarddeadlettersalarm")
+        assert f"destination {name} " in age_alarm["AlarmDescription"]
+        assert age_alarm["AlarmDescription"].endswith("docs/operations/runbook.md#forwardagealarm")
+    assert len(mappings) == 3  # the MPS queue's and one per destination
+    queue_arns = [{"Fn::GetAtt": [f"ForwardQueue{i}", "Arn"]} for i in ids.values()]
+    dead_arns = [{"Fn::GetAtt": [f"ForwardDeadLetterQueue{i}", "Arn"]} for i in ids.values()]
+
+    def sqs_grants(role: str) -> list[tuple[Any, Any]]:
+        return [(s["Action"], s["Resource"]) for s in _role_statements(template, resources[role])
+                if any(a.startswith("sqs:") for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))]
+
+    for handler, (_, function) in functions.items():
+        role = function["Role"]["Fn::GetAtt"][0]
+        grants = sqs_grants(role)
+        if handler == "handler.forward":
+            assert sorted(grants, key=str) == sorted([
+                (["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+                 queue_arns), ("sqs:SendMessage", dead_arns)], key=str)
+            continue
+        assert ("sqs:SendMessage", queue_arns) in grants, handler  # every entry point queues, on the queues only
+        assert not any(arn in dead_arns for _, resource in grants for arn in resource), handler
+
+
+def test_a_bad_destination_name_fails_packaging_in_one_line(tmp_path: Path) -> None:
+    from tests.packaging import package
+
+    for bad, said in (("orders-dlq", "must not end in -dlq"), ("has space", "letters, digits, - and _ only"),
+                      ("a" * 40, "more than SQS's 80")):
+        listed = [{"name": bad, "url": "https://x.example/h", "secret_param": "/p"}]
+        result = package(tmp_path / "out", f"forwardDestinations={json.dumps(listed)}", check=False,
+                         env={"MEDIAHOOK_TEMPLATE_ONLY": "1"}, stage="a-rather-long-stage-name")
+        assert result.returncode != 0
+        [line] = [line for line in result.stdout.splitlines() if line.startswith("forwardDestinations:")]
+        assert line.startswith(f"forwardDestinations: destination {json.dumps(bad)}: ") and said in line, line
+    twice = [{"name": "orders", "url": "https://x.example/h", "secret_param": "/p"}] * 2
+    result = package(tmp_path / "out", f"forwardDestinations={json.dumps(twice)}", check=False,
+                     env={"MEDIAHOOK_TEMPLATE_ONLY": "1"})
+    assert "forwardDestinations: destination orders is listed twice" in result.stdout

@@ -56,11 +56,11 @@ def test_the_reconcile_role_has_what_the_run_needs_and_nothing_else(packaged: Pa
     actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
     assert {"s3:PutObject", "s3:GetObject", "sns:Publish", "dynamodb:GetItem", "ssm:GetParameter"} <= actions
     assert not any(a.startswith(("s3:Delete", "s3:List")) for a in actions)
-    # of SQS, only queueing recovered events for forwarding (docs/forwarding.md) and a failed run to its own
-    # dead-letter queue, on those two queues
+    # of SQS, only a failed run to its own dead-letter queue (and, with destinations, queueing recovered events
+    # on their queues: plugins/forward-queues.js, tests/test_packaging.py)
     assert sorted((s["Resource"] for s in statements if any(a.startswith("sqs:") for a in (
         s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))), key=str) == [
-        {"Fn::GetAtt": ["ForwardQueue", "Arn"]}, {"Fn::GetAtt": ["ReconcileDeadLetterQueue", "Arn"]}]
+        {"Fn::GetAtt": ["ReconcileDeadLetterQueue", "Arn"]}]
     assert {a for a in actions if a.startswith("sqs:")} == {"sqs:SendMessage"}
     ledger = [s for s in statements if s["Resource"] == {"Fn::GetAtt": ["LedgerTable", "Arn"]}]
     assert {a for s in ledger for a in s["Action"]} == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
