@@ -72,12 +72,19 @@ def account() -> Iterator[Account]:
         yield Account(endpoint)
 
 
+# Two forwarding destinations (plugins/forward-queues.js): a queue pair and an event source each.
+DESTINATIONS = [{"name": "orders", "url": "https://orders.example.com/hook", "secret_param": "/mediahook/t/forward/o"},
+                {"name": "legacy", "url": "https://legacy.example.com/hook", "format": "tencent",
+                 "secret_param": "/mediahook/t/forward/l", "concurrency": 4}]
+PARAMS = [f"--param=forwardDestinations={json.dumps(DESTINATIONS)}"]
+
+
 def _deploy(account: Account, service: Path, stage: str) -> str:
     # The copy packages in its own folder, but serverless-python-requirements installs into a cache shared by
     # every build on the machine (its static cache): while one build fills it, another one that finds it
     # incomplete deletes it. So a deploy takes turns with the builds in the project folder.
     with BUILD_LOCK:
-        result = deploy_local.osls(["deploy", "--stage", stage], account.endpoint, service, capture=True)
+        result = deploy_local.osls(["deploy", "--stage", stage, *PARAMS], account.endpoint, service, capture=True)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     return output
@@ -129,21 +136,29 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     mapping = mappings.pop(queue_arn)
     assert mapping["FunctionArn"] == functions["queue"]["FunctionArn"]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    # forwarding: the FIFO queue (SSE, its DLQ) every function queues on, the forward function its consumer
-    forward_queue, forward_dlq = resources["ForwardQueue"], resources["ForwardDeadLetterQueue"]
-    attributes = sqs.get_queue_attributes(QueueUrl=forward_queue, AttributeNames=["All"])["Attributes"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=forward_dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    assert attributes["FifoQueue"] == "true" and attributes["SqsManagedSseEnabled"] == "true"
-    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"] == dlq_arn
-    assert sqs.get_queue_attributes(QueueUrl=forward_dlq, AttributeNames=["All"])["Attributes"]["FifoQueue"] == "true"
-    (forward_mapping,) = mappings.values()
-    assert forward_mapping["EventSourceArn"] == attributes["QueueArn"]
-    assert forward_mapping["FunctionArn"] == functions["forward"]["FunctionArn"]
-    assert forward_mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # forwarding: per destination a FIFO queue (SSE, its own DLQ) every function queues on, the forward function its
+    # consumer with the destination's concurrency; the functions find them by FORWARD_QUEUE_URL_PREFIX
+    prefix = deploy_local.stack_outputs(account.endpoint, stage)["ForwardQueueUrlPrefix"]
+    assert prefix.endswith(f"/mediahook-{stage}-forward-")
+    for destination in DESTINATIONS:
+        name = destination["name"]
+        forward_queue, forward_dlq = resources[f"ForwardQueue{name}"], resources[f"ForwardDeadLetterQueue{name}"]
+        assert forward_queue.rsplit("/", 1)[-1] == f"mediahook-{stage}-forward-{name}.fifo"
+        assert forward_dlq.rsplit("/", 1)[-1] == f"mediahook-{stage}-forward-{name}-dlq.fifo"
+        attributes = sqs.get_queue_attributes(QueueUrl=forward_queue, AttributeNames=["All"])["Attributes"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=forward_dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        assert attributes["FifoQueue"] == "true" and attributes["SqsManagedSseEnabled"] == "true"
+        assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"] == dlq_arn
+        dlq_attributes = sqs.get_queue_attributes(QueueUrl=forward_dlq, AttributeNames=["All"])["Attributes"]
+        assert dlq_attributes["FifoQueue"] == "true"
+        forward_mapping = mappings.pop(attributes["QueueArn"])
+        assert forward_mapping["FunctionArn"] == functions["forward"]["FunctionArn"]
+        assert forward_mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert forward_mapping["ScalingConfig"]["MaximumConcurrency"] == destination.get("concurrency", 2)
+    assert mappings == {}
     for name, function in functions.items():
-        assert function["Environment"]["Variables"]["FORWARD_QUEUE_URL"] == forward_queue, name
-        assert function["Environment"]["Variables"]["FORWARD_DESTINATIONS"] == "", name  # off by default
-    assert functions["forward"]["Environment"]["Variables"]["FORWARD_DEAD_LETTER_QUEUE_URL"] == forward_dlq
+        assert function["Environment"]["Variables"]["FORWARD_QUEUE_URL_PREFIX"] == prefix, name
+        assert json.loads(function["Environment"]["Variables"]["FORWARD_DESTINATIONS"]) == DESTINATIONS, name
     rules = account.client("events").list_rules()["Rules"]
     schedules = {r["Name"]: r for r in rules if r["Name"].startswith(stack)}
     assert len(schedules) == 3 and {r["State"] for r in schedules.values()} == {"DISABLED"}
@@ -155,7 +170,7 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     assert functions["reconcile"]["Environment"]["Variables"]["RECONCILE_PRODUCTS"] == "vod"
     outputs = deploy_local.stack_outputs(account.endpoint, stage)
     assert outputs["EventsTopicArn"] == topic_arn and outputs["ArchiveBucketName"] == resources["ArchiveBucket"]
-    assert outputs["ForwardQueueUrl"] == forward_queue and outputs["ForwardDeadLetterQueueUrl"] == forward_dlq
+    assert "ForwardQueueUrl" not in outputs and "ForwardDeadLetterQueueUrl" not in outputs  # the prefix replaces them
     _check_events_table(account, stack, stage, resources, functions, outputs)
 
     # 2. the same again: nothing to do
@@ -169,13 +184,16 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     assert changed != local_zip
     assert {f["CodeSha256"] for f in account.functions(stage).values()} == {changed}
 
-    # 4. remove: the stack goes, the archive stays (DeletionPolicy: Retain)
+    # 4. remove: the stack goes, the archive and the forwarding queues stay (DeletionPolicy: Retain)
     result = deploy_local.osls(["remove", "--stage", stage], account.endpoint, service, capture=True)
     assert result.returncode == 0, result.stdout + result.stderr
     with pytest.raises(ClientError):
         account.client("cloudformation").describe_stacks(StackName=stack)
     assert not account.functions(stage)
     account.client("s3").head_bucket(Bucket=resources["ArchiveBucket"])
+    kept = sqs.list_queues(QueueNamePrefix=f"mediahook-{stage}-forward-").get("QueueUrls", [])
+    assert sorted(url.rsplit("/", 1)[-1] for url in kept) == sorted(
+        f"mediahook-{stage}-forward-{d['name']}{end}" for d in DESTINATIONS for end in (".fifo", "-dlq.fifo"))
 
 
 def _resolve(value: Any, account: Account, resources: dict[str, str]) -> Any:
