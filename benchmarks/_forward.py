@@ -22,8 +22,9 @@ def main() -> None:
     destination = [{"name": "app", "url": "https://app.example.com/hooks/tencent",
                     "secret_param": "/mediahook/bench/forward/app"}]
     without = Settings.from_env(env)
-    with_one = Settings.from_env({**env, "FORWARD_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/f.fifo",
-                                  "FORWARD_DESTINATIONS": json.dumps(destination)})
+    # the destination's own queue: FORWARD_QUEUE_URL_PREFIX + its name (lib/forward/names.py)
+    with_one = Settings.from_env({**env, "FORWARD_DESTINATIONS": json.dumps(destination), "FORWARD_QUEUE_URL_PREFIX":
+                                  "https://sqs.us-east-1.amazonaws.com/123456789012/mediahook-bench-forward-"})
     memory = use_memory_aws(delay=latency)
     sqs = MemorySQS(delay=latency)
     sinks = {"s3": memory[0], "sns": memory[1], "dynamodb": memory[2], "sqs": sqs}

@@ -125,12 +125,14 @@ def test_an_empty_table_and_a_stages_dead_letters_alarms_and_last_reconcile_on_t
         for key in ("vod/_dead/2026/12/03/a.json", "vod/_dead/2026/12/03/b.json", "mps/_dead/2026/12/02/c.json"):
             s3.put_object(Bucket="console-cli-archive", Key=key, Body=b"{}")  # poison events pull and CMQ kept
         _deployed_stage_signals(endpoint, "ci")
-        # the stage's forwarding queues: two notifications waiting, one of them then taken by a delivery (in
-        # flight), and one dead letter
+        # the stage's forwarding queues, one pair per destination: for `local`, two notifications waiting, one of
+        # them then taken by a delivery (in flight), and one dead letter; `quiet` has nothing
         sqs = server_client(endpoint, "sqs")
         fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
-        queue = sqs.create_queue(QueueName="mediahook-ci-forward.fifo", Attributes=fifo)["QueueUrl"]
-        dlq = sqs.create_queue(QueueName="mediahook-ci-forward-dlq.fifo", Attributes=fifo)["QueueUrl"]
+        queue = sqs.create_queue(QueueName="mediahook-ci-forward-local.fifo", Attributes=fifo)["QueueUrl"]
+        dlq = sqs.create_queue(QueueName="mediahook-ci-forward-local-dlq.fifo", Attributes=fifo)["QueueUrl"]
+        for name in ("mediahook-ci-forward-quiet.fifo", "mediahook-ci-forward-quiet-dlq.fifo"):
+            sqs.create_queue(QueueName=name, Attributes=fifo)
         for group in ("local:vod:1", "local:vod:2"):
             sqs.send_message(QueueUrl=queue, MessageBody=group, MessageGroupId=group)
         sqs.send_message(QueueUrl=dlq, MessageBody="dead", MessageGroupId="local:vod:3")
@@ -147,8 +149,8 @@ def test_an_empty_table_and_a_stages_dead_letters_alarms_and_last_reconcile_on_t
     dead = page[page.index('id="dead-letters"'):page.index('id="forwarding"')]
     assert all(f"{p}: <b>{n}</b>" in dead for p, n in (("vod", 2), ("cme", 0), ("mps", 1)))
     forwarding = page[page.index('id="forwarding"'):page.index('id="reconcile"')]
-    assert all(f"{state}: <b>{n}</b>" in forwarding for state, n in (("waiting", 1), ("in flight", 1),
-                                                                       ("dead-lettered", 1))), forwarding
+    assert "<tr><td>local</td><td>1</td><td>1</td><td>1</td><td>-</td></tr>" in forwarding, forwarding
+    assert "<tr><td>quiet</td><td>0</td><td>0</td><td>0</td><td>-</td></tr>" in forwarding, forwarding
     alarms = page[page.index('id="alarms"'):]
     assert alarms.index("ReconcileErrorsAlarm-4D5E6F: <b>ALARM</b>") < alarms.index(
         "CallbackErrorsAlarm-1A2B3C: <b>OK</b>")  # the stage's own, without the stack name's prefix; ALARM first
