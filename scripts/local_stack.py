@@ -128,13 +128,17 @@ class Stack:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     topic_arn: str = ""
     queue_url: str = ""
-    forward_queue_url_prefix: str = ""
     forward_queue_urls: list[str] = field(default_factory=list)  # each destination's queue (here: `local`'s)
     forward: Forwarding | None = None  # FORWARD_URL given (serve) or the demo's endpoint: destination `local`
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def forward_queue_url_prefix(self) -> str:
+        """FORWARD_QUEUE_URL_PREFIX: moto's queue URLs are {endpoint}/{account}/{name}."""
+        return f"{self.endpoint}/{ACCOUNT}/{FORWARD_QUEUE_PREFIX}"
 
     @property
     def callback(self) -> str:
@@ -206,7 +210,6 @@ class Stack:
         returns what the functions' environment gets (the destination list names the secret, never holds it).
         Without a destination, no queues: the prefix is still set, as the stack's output is."""
         sqs = self.clients("sqs")
-        self.forward_queue_url_prefix = f"{self.endpoint}/{ACCOUNT}/{FORWARD_QUEUE_PREFIX}"
         env = {"FORWARD_QUEUE_URL_PREFIX": self.forward_queue_url_prefix, "FORWARD_ALLOW_LOOPBACK": "true",
                "FORWARD_DESTINATIONS": ""}
         if self.forward:

@@ -7,6 +7,7 @@ creates has its runbook section (and names it)."""
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -53,8 +54,21 @@ def _resources() -> dict[str, dict[str, Any]]:
 
 
 def _alarms() -> dict[str, dict[str, Any]]:
-    return {name: resource["Properties"] for name, resource in _resources().items()
-            if resource.get("Type") == "AWS::CloudWatch::Alarm"}
+    """Every alarm the stack creates: serverless.yml's, and those plugins/forward-queues.js makes for each
+    forwarding destination (here for one named `sample`, under the kind's name: ForwardAgeAlarmsample is a
+    ForwardAgeAlarm)."""
+    alarms = {name: resource["Properties"] for name, resource in _resources().items()
+              if resource.get("Type") == "AWS::CloudWatch::Alarm"}
+    script = ("const { forwardingResources } = require('./plugins/forward-queues.js');"
+              "const { resources } = forwardingResources([{ name: 'sample' }], { queueNamePrefix: "
+              "'mediahook-ci-forward-', concurrency: '2', ageAlarmSeconds: '3600', alarmsTopic: 'AlarmsTopic' });"
+              "console.log(JSON.stringify(resources));")
+    made = json.loads(subprocess.run(["node", "-e", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                                     check=True).stdout)
+    forwarding = {name.removesuffix("sample"): resource["Properties"] for name, resource in made.items()
+                  if resource["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(forwarding) == {"ForwardDeadLettersAlarm", "ForwardAgeAlarm"}
+    return alarms | forwarding
 
 
 def _runbook_sections() -> dict[str, str]:
