@@ -34,6 +34,19 @@ def test_the_plugin_and_the_settings_refuse_the_same_names_for_the_same_reason()
     assert name_problem("a" * 40, "mediahook-production-eu-west-forward-") is not None  # the length rule bites
 
 
+def test_the_destination_model_keeps_the_same_rules() -> None:
+    from lib.forward.config import Destination
+
+    for name in NAMES:
+        try:
+            Destination(name=name, url="https://a.example/x", secret_param="/p")
+        except ValueError:
+            accepted = False
+        else:
+            accepted = True
+        assert accepted is (name_problem(name) is None), name
+
+
 def test_logical_ids_are_alphanumeric_and_one_to_one() -> None:
     valid = [n for n in NAMES if name_problem(n) is None]
     script = ("const { logicalSuffix } = require('./plugins/forward-queues.js');"
