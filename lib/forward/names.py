@@ -56,13 +56,13 @@ def dead_letter_queue_url(prefix: str, name: str) -> str:
     return dead_letter_queue_name(prefix, name)
 
 
-def destination_of(queue: str, prefix_name_: str) -> tuple[str, bool] | None:
+def destination_of(queue: str, name_prefix: str) -> tuple[str, bool] | None:
     """(destination name, is its dead-letter queue) of a queue's name or URL under the prefix; None for a queue
     that is not a destination's."""
     name = queue.rsplit("/", 1)[-1]
-    if not name.startswith(prefix_name_) or not name.endswith(FIFO):
+    if not name.startswith(name_prefix) or not name.endswith(FIFO):
         return None
-    stem = name[len(prefix_name_):-len(FIFO)]
+    stem = name[len(name_prefix):-len(FIFO)]
     dead = stem.endswith(DEAD_LETTER_SUFFIX)
     stem = stem.removesuffix(DEAD_LETTER_SUFFIX) if dead else stem
     return (stem, dead) if re.fullmatch(NAME_PATTERN, stem) else None

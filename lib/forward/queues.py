@@ -33,13 +33,13 @@ class QueueCounts:
 @dataclass
 class DeadLetters:
     """What the scan of a dead-letter queue found: the oldest dead letter's age (since it was first queued),
-    the latest failure, and how many were not queued notifications."""
+    the latest failure (when, why, the last status), and how many were not queued notifications."""
 
     oldest_age_seconds: float | None = None
+    last_dead_at: float | None = None  # Unix time
     last_status: int | None = None
     last_reason: str = ""
     unreadable: int = 0
-    _last_dead_at: float = field(default=0.0, repr=False)
 
 
 @dataclass
@@ -58,8 +58,9 @@ class DestinationStatus:
         letters = self.dead_letters
         return {"waiting": self.waiting, "in_flight": self.in_flight, "dead_lettered": self.dead_lettered,
                 "oldest_age_seconds": self.oldest_age_seconds,
-                "dead_letters": {"oldest_age_seconds": letters.oldest_age_seconds, "last_status": letters.last_status,
-                                 "last_reason": letters.last_reason, "unreadable": letters.unreadable}}
+                "dead_letters": {"oldest_age_seconds": letters.oldest_age_seconds, "last_dead_at": letters.last_dead_at,
+                                 "last_status": letters.last_status, "last_reason": letters.last_reason,
+                                 "unreadable": letters.unreadable}}
 
 
 def counts(sqs: Any, queue_url: str) -> QueueCounts:
@@ -106,8 +107,8 @@ def dead_letters(sqs: Any, dead_letter_queue_url: str) -> DeadLetters:
             found.unreadable += 1
             continue
         found.oldest_age_seconds = max(found.oldest_age_seconds or 0.0, now - queued.queued_at)
-        if queued.failure and queued.failure.dead_at >= found._last_dead_at:
-            found._last_dead_at = queued.failure.dead_at
+        if queued.failure and queued.failure.dead_at >= (found.last_dead_at or 0.0):
+            found.last_dead_at = queued.failure.dead_at
             found.last_status, found.last_reason = queued.failure.status, queued.failure.reason
     _release(sqs, dead_letter_queue_url, handles)
     return found
