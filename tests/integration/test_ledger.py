@@ -17,7 +17,7 @@ import handler
 from lib import api
 from lib import aws as aws_clients
 from lib.intake import payload_of, read_event
-from lib.ledger import Ledger, ledger_for, route_of
+from lib.ledger import Ledger, Place, ledger_for, route_of
 from lib.pipeline import process
 from lib.routing import find_route
 from lib.settings import get_settings
@@ -445,3 +445,56 @@ def test_a_lookup_the_ledger_does_not_fully_answer_says_so(aws: Aws, ledger_tabl
     assert [e.state_change for e in entries] == [None]
     assert any("did not answer for every key" in r.getMessage() and getattr(r, "unprocessed_keys", 0) > 0
                for r in caplog.records)
+
+
+# --------------------------------------------------------------------------- the decided order (seq) and the watermark
+
+
+def _place(event: Any) -> tuple[str, Place]:
+    """Record ``event`` straight in the ledger: its state_change and its place in its subject's order."""
+    pending = _ledger().record(event, delivery="push", received_at="2026-12-03T00:00:00.000Z", archive_key="k")
+    return pending.result(), pending.place()
+
+
+def test_each_advancing_update_numbers_the_subjects_state_and_a_retry_gets_its_number(aws: Aws,
+                                                                                     ledger_table: str) -> None:
+    processing, finish = read_event(_task("PROCESSING")), read_event(_task("FINISH"))
+    assert _place(processing) == ("advanced", Place(1))
+    assert _place(finish) == ("advanced", Place(2))
+    assert _place(finish) == ("advanced", Place(2))  # a retry of the event that holds the state: its number
+    # a retry of an event that advanced the subject once, held by another since: moved on, no number
+    assert _place(processing) == ("advanced", Place(None, moved_on=True))
+    # a copy with other bytes, and a state behind: nothing of their own in the order
+    assert _place(read_event(_resent(_task("FINISH")))) == ("repeated", Place())
+    assert _place(read_event(_resent(_task("PROCESSING")))) == ("stale", Place())
+    state = aws_clients.client("dynamodb").get_item(TableName=ledger_table, Key={
+        "pk": {"S": "state#vod#1250000000-Procedure-t0"}, "sk": {"S": "state"}})["Item"]
+    assert state["seq"] == {"N": "2"} and state["event_id"] == {"S": finish.event_id}
+
+
+def test_a_change_is_numbered_at_every_move_and_a_take_over_keeps_the_number(aws: Aws, ledger_table: str) -> None:
+    document, _ = _sample(EVENTS / "cme" / "Project.Switcher.StatusChanged.json")
+    places = []
+    for n, status in enumerate(("Started", "Stopped")):
+        document = copy.deepcopy(document)
+        document["ProjectSwitcherStatusChangedEvent"]["Status"] = status
+        document["Seq"] = n
+        places.append(_place(read_event(document, pinned="cme"))[1])
+    assert places == [Place(1), Place(2)]
+    held, rebuilt = read_event(_task("FINISH")), read_event(_resent(_task("FINISH")))
+    assert _place(held)[1] == Place(1)
+    assert _ledger().take_over("vod", "1250000000-Procedure-t0", held.event_id, rebuilt)
+    assert _place(rebuilt) == ("advanced", Place(1))  # the rebuilt event stands in the held one's place
+
+
+def test_the_delivery_watermark_passes_newer_states_and_an_events_own_retry_only(aws: Aws, ledger_table: str) -> None:
+    ledger = _ledger()
+    assert ledger.claim_delivery("app", "vod", "t-1", 2, "b")
+    assert ledger.claim_delivery("app", "vod", "t-1", 2, "b")  # its own retry
+    assert not ledger.claim_delivery("app", "vod", "t-1", 1, "a")  # older: superseded
+    assert not ledger.claim_delivery("app", "vod", "t-1", 2, "other")  # the same number, another event
+    assert ledger.claim_delivery("other-app", "vod", "t-1", 1, "a")  # each destination its own watermark
+    assert ledger.claim_delivery("app", "vod", "t-1", 3, "c")
+    item = aws_clients.client("dynamodb").get_item(TableName=ledger_table, Key={
+        "pk": {"S": "delivered#app#vod#t-1"}, "sk": {"S": "delivered"}})["Item"]
+    assert item["seq"] == {"N": "3"} and item["event_id"] == {"S": "c"} and int(item["expires_at"]["N"]) > 0
