@@ -21,6 +21,7 @@ from lib import aws
 from lib.archive import ArchivedObject
 from lib.errors import StorageUnavailable
 from lib.forward.message import MAX_MESSAGE_BYTES, Queued
+from lib.forward.order import unless_moved_on
 from lib.intake import InboundEvent
 from lib.ledger import Place
 from lib.notification import Delivery, StateChange
@@ -105,24 +106,6 @@ def _queue(event: InboundEvent, archived: ArchivedObject, destinations: list[Des
         count("ForwardQueued", destination=q.destination)
 
 
-def _unless_moved_on(event: InboundEvent, settings: Settings, destinations: list[Destination]) -> list[Destination]:
-    """A retried delivery (its archive was written by an earlier attempt): if its resource has moved on since,
-    the newer state may be queued already, and this one would follow it. Only destinations that take stale
-    events get it then. One ledger read, on retries only."""
-    from lib.forward.order import moved_on
-
-    try:
-        if not moved_on(settings, event.product, event.summary.subject, event.event_id):
-            return destinations
-    except (ClientError, BotoCoreError) as exc:
-        count("Failures", stage="forward")
-        raise StorageUnavailable("the ledger could not be read before queueing for forwarding; the delivery was "
-                                 "not acknowledged") from exc
-    logger.info("retried delivery whose resource moved on since: queued only where stale events are taken",
-                extra={"event_id": event.event_id})
-    return [d for d in destinations if d.filter.stale]
-
-
 @contextmanager
 def queued_alongside(event: InboundEvent, archived: ArchivedObject, *, delivery: Delivery, received_at: str,
                      settings: Settings, state_change: StateChange | None,
@@ -132,12 +115,8 @@ def queued_alongside(event: InboundEvent, archived: ArchivedObject, *, delivery:
     ``place``: what the ledger said of the event's place in its subject's order (None without a ledger); its
     sequence goes in the messages, and a retry that has moved on goes only where stale events are taken."""
     destinations = matching(event, settings, state_change)
-    if place is not None:
-        from lib.forward.order import unless_moved_on
-
-        destinations = unless_moved_on(event, place, destinations) if state_change != "stale" else destinations
-    elif destinations and not archived.created and state_change != "stale":
-        destinations = _unless_moved_on(event, settings, destinations)
+    if place is not None and state_change != "stale":  # (without a ledger nothing knows the resource moved on)
+        destinations = unless_moved_on(event, place, destinations)
     if not destinations:
         yield
         return
