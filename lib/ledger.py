@@ -15,8 +15,9 @@ kinds of item (``pk``, ``sk``):
   (``ReturnValuesOnConditionCheckFailure``): equal rank is ``repeated``, a higher one ``stale``. The
   event_ids that advanced the subject are kept on it (``advanced_by``; at most one per rank), so a retry of
   an event that advanced it is ``advanced`` again, never read-then-write. Every update that moves it adds
-  one to ``seq`` and reads it back on the same call (``ReturnValues``): the event's place in the order the
-  ledger decided the subject's states (``Place``), which forwarding carries to each destination.
+  one to ``seq`` (the first starts it at the time in milliseconds) and reads it back on the same call
+  (``ReturnValues``): the event's place in the order the ledger decided the subject's states (``Place``),
+  which forwarding carries to each destination.
 * ``event#{product}#{event_id}``, ``decision``: the decision of an event that did not advance anything,
   written once (``attribute_not_exists``), so its retry gets what it got the first time.
 * ``resource#{id}``, ``{product}#{event_id}``: one entry per resource the event names (its subjects, FileIds,
@@ -196,7 +197,7 @@ def delivered_key(destination: str, product: str, subject: str) -> dict[str, dic
 # has not had a fact of its type yet (an upload, then its persistence, then a restore: three facts, each advanced;
 # the same fact again is repeated); a deletion's rank is above every fact's, so nothing but a deletion passes it.
 ADVANCE_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank"
-SEQUENCE = "seq"  # the state item's count of moves; the watermark's newest sequence sent
+SEQUENCE = "seq"  # the state item's number of its latest move; the watermark's newest sequence sent
 FACT_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank OR (#rank = :rank AND NOT contains(#facts, :type))"
 CHANGE_CONDITION = "attribute_not_exists(#rank) OR #rank < :ended"
 # The watermark's: nothing sent yet, an older state sent, or this event's own earlier attempt (its retry).
@@ -204,18 +205,22 @@ CLAIM_CONDITION = "attribute_not_exists(#seq) OR #seq < :seq OR (#seq = :seq AND
 
 
 def state_update(product: str, subject: str, event: InboundEvent, order: Order, at: Position, *, received_at: str,
-                 expires_at: int) -> dict[str, Any]:
+                 expires_at: int, now_ms: int | None = None) -> dict[str, Any]:
     """The UpdateItem request that moves ``subject`` to this event's state if the event is ahead of it."""
     names = {"#rank": "rank", "#final": "final", "#type": "event_type", "#status": "status", "#id": "event_id",
-             "#at": "received_at", "#product": "product", "#subject": "subject", "#expires": "expires_at"}
-    names["#seq"] = SEQUENCE
+             "#at": "received_at", "#product": "product", "#subject": "subject", "#expires": "expires_at",
+             "#seq": SEQUENCE}
     values: dict[str, Any] = {":rank": _n(at.rank), ":final": {"BOOL": at.final}, ":type": _s(event.event_type),
                               ":status": _opt(event.summary.status), ":id": _s(event.event_id),
                               ":at": _s(received_at), ":product": _s(product), ":subject": _s(subject),
-                              ":expires": _n(expires_at), ":one": _n(1)}
-    # seq: one more per move, read back with the answer (ReturnValues): the order the ledger decided, at no cost
+                              ":expires": _n(expires_at), ":one": _n(1),
+                              ":first": _n(int(time.time() * 1000) if now_ms is None else now_ms)}
+    # seq: one more per move, read back with the answer (ReturnValues): the order the ledger decided, at no cost.
+    # A subject's first move starts it at the time in milliseconds, not at 0: a state that expired (TTL) and
+    # comes back numbers above every watermark its earlier life left (lib/forward/order.py), which may outlive it.
     update = ("SET #rank = :rank, #final = :final, #type = :type, #status = :status, #id = :id, #at = :at, "
-              "#product = :product, #subject = :subject, #expires = :expires ADD #seq :one")
+              "#product = :product, #subject = :subject, #expires = :expires, "
+              "#seq = if_not_exists(#seq, :first) + :one")
     if order == "change":  # its retry is answered by its decision item (Ledger._claim): advanced_by stays bounded
         condition = CHANGE_CONDITION
         values[":ended"] = _n(RANK_FINAL)  # below every final rank (an end, a final status, a deletion)
@@ -223,7 +228,7 @@ def state_update(product: str, subject: str, event: InboundEvent, order: Order, 
         condition = ADVANCE_CONDITION
         names["#advanced"] = "advanced_by"
         values[":ids"] = {"SS": [event.event_id]}
-        update += ", #advanced :ids"
+        update += " ADD #advanced :ids"
         if order == "fact":  # at most one id per fact type joins advanced_by
             condition = FACT_CONDITION
             names["#facts"] = "facts"

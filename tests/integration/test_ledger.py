@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -459,9 +460,12 @@ def _place(event: Any) -> tuple[str, Place]:
 def test_each_advancing_update_numbers_the_subjects_state_and_a_retry_gets_its_number(aws: Aws,
                                                                                      ledger_table: str) -> None:
     processing, finish = read_event(_task("PROCESSING")), read_event(_task("FINISH"))
-    assert _place(processing) == ("advanced", Place(1))
-    assert _place(finish) == ("advanced", Place(2))
-    assert _place(finish) == ("advanced", Place(2))  # a retry of the event that holds the state: its number
+    before = int(time.time() * 1000)
+    change, first = _place(processing)
+    assert change == "advanced" and first.sequence is not None and not first.moved_on
+    assert before < first.sequence <= int(time.time() * 1000) + 1  # a subject's first number: the time in ms
+    assert _place(finish) == ("advanced", Place(first.sequence + 1))
+    assert _place(finish) == ("advanced", Place(first.sequence + 1))  # a retry of the event holding the state
     # a retry of an event that advanced the subject once, held by another since: moved on, no number
     assert _place(processing) == ("advanced", Place(None, moved_on=True))
     # a copy with other bytes, and a state behind: nothing of their own in the order
@@ -469,7 +473,20 @@ def test_each_advancing_update_numbers_the_subjects_state_and_a_retry_gets_its_n
     assert _place(read_event(_resent(_task("PROCESSING")))) == ("stale", Place())
     state = aws_clients.client("dynamodb").get_item(TableName=ledger_table, Key={
         "pk": {"S": "state#vod#1250000000-Procedure-t0"}, "sk": {"S": "state"}})["Item"]
-    assert state["seq"] == {"N": "2"} and state["event_id"] == {"S": finish.event_id}
+    assert state["seq"] == {"N": str(first.sequence + 1)} and state["event_id"] == {"S": finish.event_id}
+
+
+def test_a_state_that_expired_and_came_back_numbers_above_its_old_watermark(aws: Aws, ledger_table: str) -> None:
+    ledger, dynamodb = _ledger(), aws_clients.client("dynamodb")
+    _, old = _place(read_event(_task("FINISH")))
+    assert old.sequence is not None
+    assert ledger.claim_delivery("app", "vod", "1250000000-Procedure-t0", old.sequence, "finish")
+    dynamodb.delete_item(TableName=ledger_table, Key={"pk": {"S": "state#vod#1250000000-Procedure-t0"},
+                                                      "sk": {"S": "state"}})  # TTL took it; the watermark is left
+    time.sleep(0.002)
+    _, new = _place(read_event(_task("PROCESSING")))
+    assert new.sequence is not None and new.sequence > old.sequence
+    assert ledger.claim_delivery("app", "vod", "1250000000-Procedure-t0", new.sequence, "processing")
 
 
 def test_a_change_is_numbered_at_every_move_and_a_take_over_keeps_the_number(aws: Aws, ledger_table: str) -> None:
@@ -480,11 +497,13 @@ def test_a_change_is_numbered_at_every_move_and_a_take_over_keeps_the_number(aws
         document["ProjectSwitcherStatusChangedEvent"]["Status"] = status
         document["Seq"] = n
         places.append(_place(read_event(document, pinned="cme"))[1])
-    assert places == [Place(1), Place(2)]
+    first = places[0].sequence
+    assert first is not None and places == [Place(first), Place(first + 1)]
     held, rebuilt = read_event(_task("FINISH")), read_event(_resent(_task("FINISH")))
-    assert _place(held)[1] == Place(1)
+    _, place = _place(held)
+    assert place.sequence is not None
     assert _ledger().take_over("vod", "1250000000-Procedure-t0", held.event_id, rebuilt)
-    assert _place(rebuilt) == ("advanced", Place(1))  # the rebuilt event stands in the held one's place
+    assert _place(rebuilt) == ("advanced", place)  # the rebuilt event stands in the held one's place
 
 
 def test_the_delivery_watermark_passes_newer_states_and_an_events_own_retry_only(aws: Aws, ledger_table: str) -> None:
