@@ -55,6 +55,7 @@ __all__ = ["Entry", "Ledger", "LedgerUnavailable", "Pending", "Place", "StateCha
            "retention_days"]
 
 STATE, DECISION, DELIVERED = "state", "decision", "delivered"
+SEQUENCE = "seq"  # the state item's number of its latest move; the watermark's newest sequence sent
 BATCH_ATTEMPTS = 5  # BatchGetItem (lookups): the first call and four retries of unprocessed keys
 # Threads for the ledger's calls, started on demand: a callback uses two or three; the puller processes up to
 # PULL_CONCURRENCY (64) events at once, each with an update and two or three entries in flight.
@@ -197,7 +198,6 @@ def delivered_key(destination: str, product: str, subject: str) -> dict[str, dic
 # has not had a fact of its type yet (an upload, then its persistence, then a restore: three facts, each advanced;
 # the same fact again is repeated); a deletion's rank is above every fact's, so nothing but a deletion passes it.
 ADVANCE_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank"
-SEQUENCE = "seq"  # the state item's number of its latest move; the watermark's newest sequence sent
 FACT_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank OR (#rank = :rank AND NOT contains(#facts, :type))"
 CHANGE_CONDITION = "attribute_not_exists(#rank) OR #rank < :ended"
 # The watermark's: nothing sent yet, an older state sent, or this event's own earlier attempt (its retry).
@@ -205,7 +205,7 @@ CLAIM_CONDITION = "attribute_not_exists(#seq) OR #seq < :seq OR (#seq = :seq AND
 
 
 def state_update(product: str, subject: str, event: InboundEvent, order: Order, at: Position, *, received_at: str,
-                 expires_at: int, now_ms: int | None = None) -> dict[str, Any]:
+                 expires_at: int) -> dict[str, Any]:
     """The UpdateItem request that moves ``subject`` to this event's state if the event is ahead of it."""
     names = {"#rank": "rank", "#final": "final", "#type": "event_type", "#status": "status", "#id": "event_id",
              "#at": "received_at", "#product": "product", "#subject": "subject", "#expires": "expires_at",
@@ -214,7 +214,7 @@ def state_update(product: str, subject: str, event: InboundEvent, order: Order, 
                               ":status": _opt(event.summary.status), ":id": _s(event.event_id),
                               ":at": _s(received_at), ":product": _s(product), ":subject": _s(subject),
                               ":expires": _n(expires_at), ":one": _n(1),
-                              ":first": _n(int(time.time() * 1000) if now_ms is None else now_ms)}
+                              ":first": _n(int(time.time() * 1000))}
     # seq: one more per move, read back with the answer (ReturnValues): the order the ledger decided, at no cost.
     # A subject's first move starts it at the time in milliseconds, not at 0: a state that expired (TTL) and
     # comes back numbers above every watermark its earlier life left (lib/forward/order.py), which may outlive it.
