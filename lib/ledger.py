@@ -200,8 +200,9 @@ def delivered_key(destination: str, product: str, subject: str) -> dict[str, dic
 ADVANCE_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank"
 FACT_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank OR (#rank = :rank AND NOT contains(#facts, :type))"
 CHANGE_CONDITION = "attribute_not_exists(#rank) OR #rank < :ended"
-# The watermark's: nothing sent yet, an older state sent, or this event's own earlier attempt (its retry).
-CLAIM_CONDITION = "attribute_not_exists(#seq) OR #seq < :seq OR (#seq = :seq AND #id = :id)"
+# The watermark's: nothing sent yet, or nothing newer: an older state, or this state (the message's own retry, or
+# a ``repeated`` copy of the state, which shares its sequence).
+CLAIM_CONDITION = "attribute_not_exists(#seq) OR #seq <= :seq"
 
 
 def state_update(product: str, subject: str, event: InboundEvent, order: Order, at: Position, *, received_at: str,
@@ -252,11 +253,12 @@ def judge(old: dict[str, Any], event_id: str, order: Order, rank: int) -> StateC
 def place_of(old: dict[str, Any], event_id: str, change: StateChange) -> Place:
     """The place of an event whose update was refused, from the item DynamoDB returned: a retry of the event
     that holds the state has that state's sequence; a retry of an event that advanced the subject once, now
-    held by another event, has moved on (no sequence: what was sent since is newer). A ``repeated`` or ``stale``
-    event holds no place of its own (nothing is added to the order): no sequence, not moved on."""
-    if change != "advanced":
+    held by another event, has moved on (no sequence: what was sent since is newer). A ``repeated`` copy is the
+    state the subject holds, so it shares that state's sequence (it is not sent after a newer one either); a
+    ``stale`` event holds no place (nothing is added to the order): no sequence, not moved on."""
+    if change == "stale":
         return Place()
-    if _read(old.get("event_id")) == event_id:
+    if change == "repeated" or _read(old.get("event_id")) == event_id:
         sequence = _read(old.get(SEQUENCE))
         return Place(sequence if isinstance(sequence, int) else None)  # (an item written before seq: none)
     return Place(moved_on=True)
@@ -277,9 +279,9 @@ class Place:
     """An event's place in the order the ledger decided its primary subject's states (``event.summary.subject``).
 
     ``sequence``: the subject's ``seq`` this event's update set (or, for a retry of the event that still holds
-    the state, the one its first attempt set); None when the event moved nothing of its own (repeated, stale,
-    no subject, no route) or moved on. ``moved_on``: a retry of an event that advanced the subject, which
-    another event holds since: a newer state may already have been sent."""
+    the state, the one its first attempt set; for a ``repeated`` copy, the state's it repeats); None when the
+    event holds no place (stale, no subject, no route) or moved on. ``moved_on``: a retry of an event that
+    advanced the subject, which another event holds since: a newer state may already have been sent."""
 
     sequence: int | None = None
     moved_on: bool = False
@@ -476,8 +478,9 @@ class Ledger:
     def claim_delivery(self, destination: str, product: str, subject: str, sequence: int, event_id: str) -> bool:
         """Forwarding's watermark: record that the state of ``subject`` at ``sequence`` (``event_id``'s) is
         being sent to ``destination``, unless a newer one was. One conditional UpdateItem (no read): passes
-        when nothing was sent yet, an older sequence was, or this very event was (its retry); False when a
-        newer state was sent (or is being sent) there. ``LedgerUnavailable`` when DynamoDB fails."""
+        when nothing was sent yet, an older sequence was, or this one (the message's own retry, a repeated copy
+        of the state); False when a newer state was sent (or is being sent) there. ``LedgerUnavailable`` when
+        DynamoDB fails."""
         expires_at = int(time.time()) + self.retention_days * 86400
         try:
             self.client().update_item(

@@ -110,6 +110,36 @@ def test_in_the_decided_order_both_are_delivered_in_order(aws: Aws, ledger_table
     assert "ForwardSuperseded" not in capsys.readouterr().out
 
 
+def _copy(document: dict[str, Any]) -> dict[str, Any]:
+    """The same state sent again with other bytes (another event_id): the ledger calls it ``repeated``."""
+    return {**document, "MediahookResentCopy": "1"}
+
+
+def test_a_repeated_copy_is_delivered_in_its_place_but_never_after_a_newer_state(
+        aws: Aws, ledger_table: str, forwarding: Forwarding) -> None:
+    with serving(lambda n, r: Reply(200)) as endpoint:
+        _configure(forwarding, endpoint)
+        for document in (_task("PROCESSING"), _copy(_task("PROCESSING")), _task("FINISH")):
+            assert _post(document)["statusCode"] == 200
+        _deliver_all(forwarding)
+        assert _statuses(endpoint) == ["PROCESSING", "PROCESSING", "FINISH"]  # a copy of the state it repeats
+    with serving(lambda n, r: Reply(200)) as endpoint:
+        _configure(forwarding, endpoint)
+        other = {**_task("PROCESSING"), "ProcedureStateChangeEvent": {
+            **_task("PROCESSING")["ProcedureStateChangeEvent"], "TaskId": TASK + "-2"}}
+        finish = {**other, "ProcedureStateChangeEvent": {**other["ProcedureStateChangeEvent"], "Status": "FINISH"}}
+        assert _post(other)["statusCode"] == 200
+        _deliver_all(forwarding)
+        # the copy is decided (repeated) before FINISH, but FINISH reaches the queue first
+        with _sends_finish_in_the_other_order() as first_waiting, ThreadPoolExecutor(1) as pool:
+            copy = pool.submit(_post, _copy(other))
+            assert first_waiting.wait(10)
+            assert _post(finish)["statusCode"] == 200
+            assert copy.result(timeout=20)["statusCode"] == 200
+        _deliver_all(forwarding)
+    assert _statuses(endpoint, accepted=False) == ["PROCESSING", "FINISH"]  # the copy never came after FINISH
+
+
 def test_a_claimed_message_that_failed_passes_its_own_watermark_on_the_retry(
         aws: Aws, ledger_table: str, forwarding: Forwarding, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retry, "BASE_DELAY", 1)
