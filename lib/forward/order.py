@@ -11,12 +11,12 @@ which is not always the order the ledger decided them in:
 So the ledger numbers each subject's states as it decides them (``seq``, lib/ledger.py's ``Place``), the number
 travels in the message (``Queued.sequence``), and the delivery claims it on a **watermark** per destination and
 subject before the POST (``Ledger.claim_delivery``: one conditional UpdateItem): refused, a newer state was sent
-there already, and the message is dropped (``ForwardSuperseded``). The message's own retry passes again (same
-sequence, same event). A retried callback whose subject has moved on is queued only where stale events are
-taken (``unless_moved_on``, from what the ledger's update answered: no extra read); a redriven message without a
-sequence (queued before there was one) is checked against the ledger's latest state (``moved_on``). A
-destination that takes stale events (``filter.stale``) asked for every event as it comes: nothing is claimed
-or dropped for it. Without a ledger nothing is claimed: events go in the order they are queued.
+there already, and the message is dropped (``ForwardSuperseded``). The message's own retry passes again, as does a
+``repeated`` copy of the state sent (the same sequence). A retried callback whose subject has moved on is queued
+only where stale events are taken (``unless_moved_on``, from what the ledger's update answered: no extra read); a
+redriven message without a sequence (queued before there was one) is checked against the ledger's latest state
+(``moved_on``). A destination that takes stale events (``filter.stale``) asked for every event as it comes: nothing
+is claimed or dropped for it. Without a ledger nothing is claimed: events go in the order they are queued.
 """
 
 from __future__ import annotations
