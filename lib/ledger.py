@@ -5,7 +5,7 @@ task T" from the notifications can be set back by a delayed event. The ledger de
 what it did to its subject (``state_change``) and records it under every resource it names, before the
 event is published.
 
-Identity is the event's product with its ``event_id`` (the CloudEvent's source and id). One table, three
+Identity is the event's product with its ``event_id`` (the CloudEvent's source and id). One table, four
 kinds of item (``pk``, ``sk``):
 
 * ``state#{product}#{subject}``, ``state``: the subject's latest state (rank, event, status). Moved only by
@@ -14,12 +14,18 @@ kinds of item (``pk``, ``sk``):
   not had that fact type: ``facts``). On a failed condition DynamoDB returns the item
   (``ReturnValuesOnConditionCheckFailure``): equal rank is ``repeated``, a higher one ``stale``. The
   event_ids that advanced the subject are kept on it (``advanced_by``; at most one per rank), so a retry of
-  an event that advanced it is ``advanced`` again, never read-then-write.
+  an event that advanced it is ``advanced`` again, never read-then-write. Every update that moves it adds
+  one to ``seq`` (the first starts it at the time in milliseconds) and reads it back on the same call
+  (``ReturnValues``): the event's place in the order the ledger decided the subject's states (``Place``),
+  which forwarding carries to each destination.
 * ``event#{product}#{event_id}``, ``decision``: the decision of an event that did not advance anything,
   written once (``attribute_not_exists``), so its retry gets what it got the first time.
 * ``resource#{id}``, ``{product}#{event_id}``: one entry per resource the event names (its subjects, FileIds,
   TaskId, MaterialIds, ProjectId), one PutItem each, beside the state's update. A retry rewrites the same
   items. An entry's ``state_change`` is read back from the two items above.
+* ``delivered#{destination}#{product}#{subject}``, ``delivered``: forwarding's watermark, the ``seq`` (and
+  ``event_id``) of the newest state of the subject sent to that destination (``claim_delivery``): a
+  conditional UpdateItem that refuses an older state once a newer one was sent (lib/forward/order.py).
 
 Every item carries ``expires_at`` (the table's TTL attribute): LEDGER_RETENTION_DAYS (90) after it was
 written. An advanced event costs one UpdateItem per subject and one PutItem per resource, all issued side
@@ -45,10 +51,11 @@ from lib.observability import logger
 from lib.routing import LEGACY, RANK_DELETED, RANK_FINAL, Order, Position, Route, find_route, position
 from lib.settings import ConfigError, Settings
 
-__all__ = ["Entry", "Ledger", "LedgerUnavailable", "Pending", "StateChange", "SubjectState", "ledger_for",
+__all__ = ["Entry", "Ledger", "LedgerUnavailable", "Pending", "Place", "StateChange", "SubjectState", "ledger_for",
            "retention_days"]
 
-STATE, DECISION = "state", "decision"
+STATE, DECISION, DELIVERED = "state", "decision", "delivered"
+SEQUENCE = "seq"  # the state item's number of its latest move; the watermark's newest sequence sent
 BATCH_ATTEMPTS = 5  # BatchGetItem (lookups): the first call and four retries of unprocessed keys
 # Threads for the ledger's calls, started on demand: a callback uses two or three; the puller processes up to
 # PULL_CONCURRENCY (64) events at once, each with an update and two or three entries in flight.
@@ -181,6 +188,11 @@ def entry_key(resource_id: str, product: str, event_id: str) -> dict[str, dict[s
     return {"pk": _s(f"resource#{resource_id}"), "sk": _s(f"{product}#{event_id}")}
 
 
+def delivered_key(destination: str, product: str, subject: str) -> dict[str, dict[str, str]]:
+    """The watermark of ``subject`` at ``destination`` (a destination's name has no ``#``: config's pattern)."""
+    return {"pk": _s(f"delivered#{destination}#{product}#{subject}"), "sk": _s(DELIVERED)}
+
+
 # The condition of the state's update: only forward. A ``change`` (not monotonic) moves it unless it has ended (a
 # final rank: a live task's ProcessEof) or been deleted. A ``fact`` also moves it at the same rank when the subject
 # has not had a fact of its type yet (an upload, then its persistence, then a restore: three facts, each advanced;
@@ -188,19 +200,28 @@ def entry_key(resource_id: str, product: str, event_id: str) -> dict[str, dict[s
 ADVANCE_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank"
 FACT_CONDITION = "attribute_not_exists(#rank) OR #rank < :rank OR (#rank = :rank AND NOT contains(#facts, :type))"
 CHANGE_CONDITION = "attribute_not_exists(#rank) OR #rank < :ended"
+# The watermark's: nothing sent yet, or nothing newer: an older state, or this state (the message's own retry, or
+# a ``repeated`` copy of the state, which shares its sequence).
+CLAIM_CONDITION = "attribute_not_exists(#seq) OR #seq <= :seq"
 
 
 def state_update(product: str, subject: str, event: InboundEvent, order: Order, at: Position, *, received_at: str,
                  expires_at: int) -> dict[str, Any]:
     """The UpdateItem request that moves ``subject`` to this event's state if the event is ahead of it."""
     names = {"#rank": "rank", "#final": "final", "#type": "event_type", "#status": "status", "#id": "event_id",
-             "#at": "received_at", "#product": "product", "#subject": "subject", "#expires": "expires_at"}
+             "#at": "received_at", "#product": "product", "#subject": "subject", "#expires": "expires_at",
+             "#seq": SEQUENCE}
     values: dict[str, Any] = {":rank": _n(at.rank), ":final": {"BOOL": at.final}, ":type": _s(event.event_type),
                               ":status": _opt(event.summary.status), ":id": _s(event.event_id),
                               ":at": _s(received_at), ":product": _s(product), ":subject": _s(subject),
-                              ":expires": _n(expires_at)}
+                              ":expires": _n(expires_at), ":one": _n(1),
+                              ":first": _n(int(time.time() * 1000))}
+    # seq: one more per move, read back with the answer (ReturnValues): the order the ledger decided, at no cost.
+    # A subject's first move starts it at the time in milliseconds, not at 0: a state that expired (TTL) and
+    # comes back numbers above every watermark its earlier life left (lib/forward/order.py), which may outlive it.
     update = ("SET #rank = :rank, #final = :final, #type = :type, #status = :status, #id = :id, #at = :at, "
-              "#product = :product, #subject = :subject, #expires = :expires")
+              "#product = :product, #subject = :subject, #expires = :expires, "
+              "#seq = if_not_exists(#seq, :first) + :one")
     if order == "change":  # its retry is answered by its decision item (Ledger._claim): advanced_by stays bounded
         condition = CHANGE_CONDITION
         values[":ended"] = _n(RANK_FINAL)  # below every final rank (an end, a final status, a deletion)
@@ -216,7 +237,7 @@ def state_update(product: str, subject: str, event: InboundEvent, order: Order, 
             update += ", #facts :types"
     return {"Key": state_key(product, subject), "UpdateExpression": update, "ConditionExpression": condition,
             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+            "ReturnValues": "UPDATED_NEW", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
 
 
 def judge(old: dict[str, Any], event_id: str, order: Order, rank: int) -> StateChange:
@@ -229,6 +250,20 @@ def judge(old: dict[str, Any], event_id: str, order: Order, rank: int) -> StateC
     return "repeated" if old_rank == rank else "stale"
 
 
+def place_of(old: dict[str, Any], event_id: str, change: StateChange) -> Place:
+    """The place of an event whose update was refused, from the item DynamoDB returned: a retry of the event
+    that holds the state has that state's sequence; a retry of an event that advanced the subject once, now
+    held by another event, has moved on (no sequence: what was sent since is newer). A ``repeated`` copy is the
+    state the subject holds, so it shares that state's sequence (it is not sent after a newer one either); a
+    ``stale`` event holds no place (nothing is added to the order): no sequence, not moved on."""
+    if change == "stale":
+        return Place()
+    if change == "repeated" or _read(old.get("event_id")) == event_id:
+        sequence = _read(old.get(SEQUENCE))
+        return Place(sequence if isinstance(sequence, int) else None)  # (an item written before seq: none)
+    return Place(moved_on=True)
+
+
 def _refused(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
@@ -239,11 +274,26 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(WORKERS, thread_name_prefix="ledger")
 
 
-class Pending:
-    """A recording under way (its calls run on the ledger's threads); ``result`` waits for its state_change."""
+@dataclass(frozen=True)
+class Place:
+    """An event's place in the order the ledger decided its primary subject's states (``event.summary.subject``).
 
-    def __init__(self, decision: Future[StateChange], entries: list[Future[None]]) -> None:
-        self._decision, self._entries = decision, entries
+    ``sequence``: the subject's ``seq`` this event's update set (or, for a retry of the event that still holds
+    the state, the one its first attempt set; for a ``repeated`` copy, the state's it repeats); None when the
+    event holds no place (stale, no subject, no route) or moved on. ``moved_on``: a retry of an event that
+    advanced the subject, which another event holds since: a newer state may already have been sent."""
+
+    sequence: int | None = None
+    moved_on: bool = False
+
+
+class Pending:
+    """A recording under way (its calls run on the ledger's threads); ``result`` waits for its state_change,
+    ``place`` says where it stands in its subject's order."""
+
+    def __init__(self, decision: Future[StateChange], entries: list[Future[None]],
+                 primary: Future[_Moved] | None = None) -> None:
+        self._decision, self._entries, self._primary = decision, entries, primary
 
     def result(self) -> StateChange:
         """The event's state_change once every write is done; ``LedgerUnavailable`` if one failed."""
@@ -256,13 +306,21 @@ class Pending:
             raise LedgerUnavailable(f"the ledger write failed: {first}") from first
         return self._decision.result()
 
+    def place(self) -> Place:
+        """The event's place in its primary subject's order (after ``result``; waits for the subject's update)."""
+        if self._primary is None or self._primary.exception() is not None:
+            return Place()
+        return self._primary.result().place
+
 
 @dataclass(frozen=True)
 class _Moved:
-    """What one subject's update said: the change, and whether it was a retry of the event that moved it."""
+    """What one subject's update said: the change, whether it was a retry of the event that moved it, and the
+    event's place in the subject's order."""
 
     change: StateChange
     retried: bool = False
+    place: Place = Place()
 
 
 def named_elsewhere(event: InboundEvent) -> tuple[str, ...]:
@@ -304,7 +362,7 @@ class Ledger:
                 claim = pool.submit(self._claim, event, expires_at)
         # Submitted last: every future it waits on was queued before it, so it never waits on a queued task.
         decision = pool.submit(self._decide, event, moves, guards, claim, expires_at)
-        return Pending(decision, entries)
+        return Pending(decision, entries, moves[0] if moves else None)  # moves[0]: event.summary.subject
 
     def _decide(self, event: InboundEvent, moves: list[Future[_Moved]], guards: list[Future[bool]],
                 claim: Future[StateChange | None] | None, expires_at: int) -> StateChange:
@@ -332,16 +390,17 @@ class Ledger:
         request = state_update(event.product, subject, event, order, at, received_at=received_at,
                                expires_at=expires_at)
         try:
-            self.client().update_item(TableName=self.table, **request)
+            answer = self.client().update_item(TableName=self.table, **request)
         except ClientError as exc:
             if not _refused(exc):
                 raise LedgerUnavailable(f"the ledger's state update failed: {exc}") from exc
             old = exc.response.get("Item") or {}
             change = judge(old, event.event_id, order, at.rank)
-            return _Moved(change, retried=change == "advanced")
+            return _Moved(change, retried=change == "advanced", place=place_of(old, event.event_id, change))
         except BotoCoreError as exc:
             raise LedgerUnavailable(f"the ledger's state update failed: {exc}") from exc
-        return _Moved("advanced")
+        sequence = _read((answer.get("Attributes") or {}).get(SEQUENCE))
+        return _Moved("advanced", place=Place(sequence if isinstance(sequence, int) else None))
 
     def _deleted(self, product: str, resource: str) -> bool:
         """Whether ``resource`` (a FileId, a MaterialId the event names) has been deleted. A read, not a condition:
@@ -399,7 +458,8 @@ class Ledger:
         or publish failed and Tencent never retried it): reconcile rebuilds it with other bytes, so another
         event_id, which would otherwise be ``repeated`` behind a state nobody received. Conditional on the state
         still naming ``old_event_id``; the new id joins ``advanced_by``, so its processing is ``advanced``.
-        False when the state has moved on (it is then decided as any other event)."""
+        False when the state has moved on (it is then decided as any other event). ``seq`` is kept: the new id
+        stands in the old one's place in the subject's order."""
         try:
             self.client().update_item(
                 TableName=self.table, Key=state_key(product, subject),
@@ -413,6 +473,28 @@ class Ledger:
             raise LedgerUnavailable(f"the ledger's state could not be taken over: {exc}") from exc
         except BotoCoreError as exc:
             raise LedgerUnavailable(f"the ledger's state could not be taken over: {exc}") from exc
+        return True
+
+    def claim_delivery(self, destination: str, product: str, subject: str, sequence: int, event_id: str) -> bool:
+        """Forwarding's watermark: record that the state of ``subject`` at ``sequence`` (``event_id``'s) is
+        being sent to ``destination``, unless a newer one was. One conditional UpdateItem (no read): passes
+        when nothing was sent yet, an older sequence was, or this one (the message's own retry, a repeated copy
+        of the state); False when a newer state was sent (or is being sent) there. ``LedgerUnavailable`` when
+        DynamoDB fails."""
+        expires_at = int(time.time()) + self.retention_days * 86400
+        try:
+            self.client().update_item(
+                TableName=self.table, Key=delivered_key(destination, product, subject),
+                UpdateExpression="SET #seq = :seq, #id = :id, #expires = :expires",
+                ConditionExpression=CLAIM_CONDITION,
+                ExpressionAttributeNames={"#seq": SEQUENCE, "#id": "event_id", "#expires": "expires_at"},
+                ExpressionAttributeValues={":seq": _n(sequence), ":id": _s(event_id), ":expires": _n(expires_at)})
+        except ClientError as exc:
+            if _refused(exc):
+                return False
+            raise LedgerUnavailable(f"the delivery watermark could not be written: {exc}") from exc
+        except BotoCoreError as exc:
+            raise LedgerUnavailable(f"the delivery watermark could not be written: {exc}") from exc
         return True
 
     def _entry_item(self, event: InboundEvent, resource: str, *, delivery: str, received_at: str, archive_key: str,

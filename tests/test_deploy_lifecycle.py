@@ -118,8 +118,9 @@ def test_deploy_update_and_remove_on_moto(account: Account, tmp_path: Path) -> N
     dedup_arn = account.client("dynamodb").describe_table(TableName=table)["Table"]["TableArn"]
     for name, function in functions.items():
         assert function["Environment"]["Variables"]["LEDGER_TABLE"] == ledger, name
-        if name == "forward":  # it only reads a resource's latest state (a redriven notification superseded?)
-            assert _ledger_grants(account, function["Role"], dedup_arn) == [({"dynamodb:GetItem"}, ledger_arn)]
+        if name == "forward":  # it reads a resource's latest state and writes its delivery watermark (delivered#)
+            assert _ledger_grants(account, function["Role"], dedup_arn) == [({"dynamodb:GetItem"}, ledger_arn),
+                                                                             ({"dynamodb:UpdateItem"}, ledger_arn)]
             continue
         reads = [({"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}, ledger_arn)] * (name == "reconcile")
         assert _ledger_grants(account, function["Role"], dedup_arn) == [

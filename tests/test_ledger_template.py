@@ -67,8 +67,11 @@ def test_the_ledger_is_on_by_default(packaged: Path) -> None:
         env = function["Environment"]["Variables"]
         assert _evaluate(env["LEDGER_TABLE"], conditions) == {"Ref": "LedgerTable"}, name
         assert env["LEDGER_RETENTION_DAYS"] == "90"
-        if name == "handler.forward":  # it writes nothing there (it reads a redriven resource's latest state)
-            assert _ledger_statements(template, function["Role"]["Fn::GetAtt"][0]) == []
+        if name == "handler.forward":  # it writes its delivery watermark there, and nothing else
+            (statement,) = _ledger_statements(template, function["Role"]["Fn::GetAtt"][0])
+            assert statement["Action"] == "dynamodb:UpdateItem"
+            assert statement["Resource"] == {"Fn::GetAtt": ["LedgerTable", "Arn"]}
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["delivered#*"]}}
             continue
         (statement,) = _ledger_statements(template, function["Role"]["Fn::GetAtt"][0])
         assert set(statement["Action"]) == LEDGER_ACTIONS  # writes and GetItem only: no queries, scans, deletes

@@ -11,9 +11,11 @@ groups go on; SQS gives the failed ones back, still in order. Each message is ha
   messages is in flight, so they wait behind it, in order, and come with it when it comes back;
 * dead-lettered (another 4xx or a 3xx, the SSRF guard's refusal, or the next attempt past the destination's
   maximum age): sent to its destination's dead-letter queue with the last status and an excerpt of the
-  answer, then deleted. ``mediahook forward redrive`` sends them back; a redriven message whose resource has since moved
-  on (the ledger's latest state is another event) is dropped unless the destination takes stale events, so
-  a destination never sees a resource go backwards.
+  answer, then deleted. ``mediahook forward redrive`` sends them back;
+* superseded: a newer state of its resource was sent to the destination already (the ledger's watermark,
+  lib/forward/order.py, claimed before the POST), so it is not sent (``ForwardSuperseded``) and deleted,
+  unless the destination takes stale events. A watermark that cannot be written hands the message back
+  after the backoff (``Failures``, ``stage=forward``): nothing is lost.
 
 No secret is logged: the log lines carry the destination's name, the event id, status and timings only.
 """
@@ -31,11 +33,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lib import aws
-from lib.forward import names, retry, signing, transport
+from lib.forward import names, order, retry, signing, transport
 from lib.forward.config import Destination, destinations_of
 from lib.forward.message import Failure, Queued
-from lib.forward.order import moved_on
 from lib.forward.ssrf import RefusedDestination
+from lib.ledger import LedgerUnavailable
 from lib.observability import count, logger
 from lib.secret_store import secret_from
 from lib.settings import Settings, get_settings
@@ -148,11 +150,20 @@ def deliver(record: SQSRecord, lambda_context: Any = None) -> None:
         dead_letter(settings, queued, Failure("expired", None, "past the destination's max age before an attempt",
                                               attempt, now))
         return
-    if queued.redriven and not destination.filter.stale and moved_on(settings, queued.product, queued.subject,
-                                                                      queued.event_id):
+    try:
+        superseded = order.superseded(settings, queued, destination)
+    except LedgerUnavailable as exc:  # given back, not lost: the claim is tried again with the message
+        count("Failures", stage="forward")
+        delay = retry.backoff_seconds(attempt, None)
+        logger.warning("delivery watermark not written; the message goes back", extra={
+            "destination": destination.name, "event_id": queued.event_id, "delay": delay, "error": str(exc)[:200]})
+        wait(record, delay)
+        raise RetryLater(delay) from exc
+    if superseded:
         count("ForwardSuperseded", destination=destination.name)
-        logger.info("redriven notification superseded by a newer state; not sent",
-                    extra={"destination": destination.name, "event_id": queued.event_id})
+        logger.info("notification superseded by a newer state of its resource; not sent",
+                    extra={"destination": destination.name, "event_id": queued.event_id,
+                           "redriven": queued.redriven})
         return
     remaining = lambda_context.get_remaining_time_in_millis() if lambda_context is not None else None
     # what is left once the attempt and the margin are set aside: the rate limit's wait must fit in it

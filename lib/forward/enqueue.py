@@ -23,7 +23,9 @@ from lib.archive import ArchivedObject
 from lib.errors import StorageUnavailable
 from lib.forward import names
 from lib.forward.message import MAX_MESSAGE_BYTES, Queued
+from lib.forward.order import unless_moved_on
 from lib.intake import InboundEvent
+from lib.ledger import Place
 from lib.notification import Delivery, StateChange
 from lib.observability import count, logger
 from lib.publish import outgoing
@@ -47,7 +49,8 @@ def matching(event: InboundEvent, settings: Settings, state_change: StateChange 
 
 
 def messages(event: InboundEvent, archived: ArchivedObject, destinations: list[Destination], *,
-             delivery: Delivery, received_at: str, state_change: StateChange | None) -> list[Queued]:
+             delivery: Delivery, received_at: str, state_change: StateChange | None,
+             sequence: int | None = None) -> list[Queued]:
     cloud_event_body: str | None = None
     tencent_body: str | None = None
     if any(d.format == "cloudevents" for d in destinations):
@@ -58,7 +61,8 @@ def messages(event: InboundEvent, archived: ArchivedObject, destinations: list[D
     queued = [Queued(destination=d.name, event_id=event.event_id, product=event.product, event_type=event.event_type,
                      subject=event.summary.subject, queued_at=now,
                      body=cloud_event_body if d.format == "cloudevents" else tencent_body,
-                     archive_bucket=archived.bucket, archive_key=archived.key, format=d.format, legacy=event.legacy)
+                     archive_bucket=archived.bucket, archive_key=archived.key, format=d.format, legacy=event.legacy,
+                     sequence=sequence)
               for d in destinations]
     # a tencent body too large for its message goes by claim check (the archive holds Tencent's bytes); a
     # CloudEvent is within SNS's 256 KiB, as publishing it already requires
@@ -109,37 +113,23 @@ def _queue(event: InboundEvent, archived: ArchivedObject, destinations: list[Des
         count("ForwardQueued", destination=q.destination)
 
 
-def _unless_moved_on(event: InboundEvent, settings: Settings, destinations: list[Destination]) -> list[Destination]:
-    """A retried delivery (its archive was written by an earlier attempt): if its resource has moved on since,
-    the newer state may be queued already, and this one would follow it. Only destinations that take stale
-    events get it then. One ledger read, on retries only."""
-    from lib.forward.order import moved_on
-
-    try:
-        if not moved_on(settings, event.product, event.summary.subject, event.event_id):
-            return destinations
-    except (ClientError, BotoCoreError) as exc:
-        count("Failures", stage="forward")
-        raise StorageUnavailable("the ledger could not be read before queueing for forwarding; the delivery was "
-                                 "not acknowledged") from exc
-    logger.info("retried delivery whose resource moved on since: queued only where stale events are taken",
-                extra={"event_id": event.event_id})
-    return [d for d in destinations if d.filter.stale]
-
-
 @contextmanager
 def queued_alongside(event: InboundEvent, archived: ArchivedObject, *, delivery: Delivery, received_at: str,
-                     settings: Settings, state_change: StateChange | None) -> Iterator[None]:
+                     settings: Settings, state_change: StateChange | None,
+                     place: Place | None = None) -> Iterator[None]:
     """Queue the event for its destinations while the block (publishing) runs; on leaving, wait for the
-    queueing and raise ``StorageUnavailable`` if it failed, so nothing is acknowledged before it is queued."""
+    queueing and raise ``StorageUnavailable`` if it failed, so nothing is acknowledged before it is queued.
+    ``place``: what the ledger said of the event's place in its subject's order (None without a ledger); its
+    sequence goes in the messages, and a retry that has moved on goes only where stale events are taken."""
     destinations = matching(event, settings, state_change)
-    if destinations and not archived.created and state_change != "stale":
-        destinations = _unless_moved_on(event, settings, destinations)
+    if place is not None and state_change != "stale":  # (without a ledger nothing knows the resource moved on)
+        destinations = unless_moved_on(event, place, destinations)
     if not destinations:
         yield
         return
     future: Future[None] = _pool.submit(_queue, event, archived, destinations, delivery=delivery,
-                                        received_at=received_at, settings=settings, state_change=state_change)
+                                        received_at=received_at, settings=settings, state_change=state_change,
+                                        sequence=place.sequence if place is not None else None)
     try:
         yield
     finally:

@@ -50,6 +50,9 @@ class Queued:
     format: str = "cloudevents"
     legacy: bool = False  # the pre-2019 VOD v2.0 format: Tencent does not sign it, nor does the tencent format
     redriven: bool = False  # sent back from the dead-letter queue by `mediahook forward redrive`
+    # the ledger's sequence of this state of ``subject`` (Place): the delivery's watermark (lib/forward/order.py);
+    # None without a ledger, for an event that moved nothing of its own, and in messages queued before it
+    sequence: int | None = None
     failure: Failure | None = field(default=None)
 
     def to_json(self) -> str:

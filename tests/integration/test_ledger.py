@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import handler
 from lib import api
 from lib import aws as aws_clients
 from lib.intake import payload_of, read_event
-from lib.ledger import Ledger, ledger_for, route_of
+from lib.ledger import Ledger, Place, ledger_for, route_of
 from lib.pipeline import process
 from lib.routing import find_route
 from lib.settings import get_settings
@@ -445,3 +446,74 @@ def test_a_lookup_the_ledger_does_not_fully_answer_says_so(aws: Aws, ledger_tabl
     assert [e.state_change for e in entries] == [None]
     assert any("did not answer for every key" in r.getMessage() and getattr(r, "unprocessed_keys", 0) > 0
                for r in caplog.records)
+
+
+# --------------------------------------------------------------------------- the decided order (seq) and the watermark
+
+
+def _place(event: Any) -> tuple[str, Place]:
+    """Record ``event`` straight in the ledger: its state_change and its place in its subject's order."""
+    pending = _ledger().record(event, delivery="push", received_at="2026-12-03T00:00:00.000Z", archive_key="k")
+    return pending.result(), pending.place()
+
+
+def test_each_advancing_update_numbers_the_subjects_state_and_a_retry_gets_its_number(aws: Aws,
+                                                                                     ledger_table: str) -> None:
+    processing, finish = read_event(_task("PROCESSING")), read_event(_task("FINISH"))
+    before = int(time.time() * 1000)
+    change, first = _place(processing)
+    assert change == "advanced" and first.sequence is not None and not first.moved_on
+    assert before < first.sequence <= int(time.time() * 1000) + 1  # a subject's first number: the time in ms
+    assert _place(finish) == ("advanced", Place(first.sequence + 1))
+    assert _place(finish) == ("advanced", Place(first.sequence + 1))  # a retry of the event holding the state
+    # a retry of an event that advanced the subject once, held by another since: moved on, no number
+    assert _place(processing) == ("advanced", Place(None, moved_on=True))
+    # a copy with other bytes shares the state's number; a state behind has none
+    assert _place(read_event(_resent(_task("FINISH")))) == ("repeated", Place(first.sequence + 1))
+    assert _place(read_event(_resent(_task("PROCESSING")))) == ("stale", Place())
+    state = aws_clients.client("dynamodb").get_item(TableName=ledger_table, Key={
+        "pk": {"S": "state#vod#1250000000-Procedure-t0"}, "sk": {"S": "state"}})["Item"]
+    assert state["seq"] == {"N": str(first.sequence + 1)} and state["event_id"] == {"S": finish.event_id}
+
+
+def test_a_state_that_expired_and_came_back_numbers_above_its_old_watermark(aws: Aws, ledger_table: str) -> None:
+    ledger, dynamodb = _ledger(), aws_clients.client("dynamodb")
+    _, old = _place(read_event(_task("FINISH")))
+    assert old.sequence is not None
+    assert ledger.claim_delivery("app", "vod", "1250000000-Procedure-t0", old.sequence, "finish")
+    dynamodb.delete_item(TableName=ledger_table, Key={"pk": {"S": "state#vod#1250000000-Procedure-t0"},
+                                                      "sk": {"S": "state"}})  # TTL took it; the watermark is left
+    time.sleep(0.002)
+    _, new = _place(read_event(_task("PROCESSING")))
+    assert new.sequence is not None and new.sequence > old.sequence
+    assert ledger.claim_delivery("app", "vod", "1250000000-Procedure-t0", new.sequence, "processing")
+
+
+def test_a_change_is_numbered_at_every_move_and_a_take_over_keeps_the_number(aws: Aws, ledger_table: str) -> None:
+    document, _ = _sample(EVENTS / "cme" / "Project.Switcher.StatusChanged.json")
+    places = []
+    for n, status in enumerate(("Started", "Stopped")):
+        document = copy.deepcopy(document)
+        document["ProjectSwitcherStatusChangedEvent"]["Status"] = status
+        document["Seq"] = n
+        places.append(_place(read_event(document, pinned="cme"))[1])
+    first = places[0].sequence
+    assert first is not None and places == [Place(first), Place(first + 1)]
+    held, rebuilt = read_event(_task("FINISH")), read_event(_resent(_task("FINISH")))
+    _, place = _place(held)
+    assert place.sequence is not None
+    assert _ledger().take_over("vod", "1250000000-Procedure-t0", held.event_id, rebuilt)
+    assert _place(rebuilt) == ("advanced", place)  # the rebuilt event stands in the held one's place
+
+
+def test_the_delivery_watermark_passes_newer_states_and_an_events_own_retry_only(aws: Aws, ledger_table: str) -> None:
+    ledger = _ledger()
+    assert ledger.claim_delivery("app", "vod", "t-1", 2, "b")
+    assert ledger.claim_delivery("app", "vod", "t-1", 2, "b")  # its own retry
+    assert not ledger.claim_delivery("app", "vod", "t-1", 1, "a")  # older: superseded
+    assert ledger.claim_delivery("app", "vod", "t-1", 2, "other")  # a repeated copy of that state: not older
+    assert ledger.claim_delivery("other-app", "vod", "t-1", 1, "a")  # each destination its own watermark
+    assert ledger.claim_delivery("app", "vod", "t-1", 3, "c")
+    item = aws_clients.client("dynamodb").get_item(TableName=ledger_table, Key={
+        "pk": {"S": "delivered#app#vod#t-1"}, "sk": {"S": "delivered"}})["Item"]
+    assert item["seq"] == {"N": "3"} and item["event_id"] == {"S": "c"} and int(item["expires_at"]["N"]) > 0

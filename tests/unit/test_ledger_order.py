@@ -132,8 +132,9 @@ def test_the_state_update_moves_only_forward_and_remembers_who_moved_it() -> Non
     assert request["ConditionExpression"] == ADVANCE_CONDITION == "attribute_not_exists(#rank) OR #rank < :rank"
     assert request["ExpressionAttributeValues"][":rank"] == {"N": "3"}
     assert request["ExpressionAttributeValues"][":ids"] == {"SS": [event.event_id]}
-    assert request["UpdateExpression"].endswith("ADD #advanced :ids")
+    assert request["UpdateExpression"].endswith("#seq = if_not_exists(#seq, :first) + :one ADD #advanced :ids")
     assert request["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+    assert request["ReturnValues"] == "UPDATED_NEW"  # the new seq, on the same call
     assert request["Key"] == {"pk": {"S": "state#vod#t-1"}, "sk": {"S": "state"}}
 
 
