@@ -82,8 +82,9 @@ function forwardingResources(destinations, config) {
     }
     if (seen.has(name)) throw new Error(`forwardDestinations: destination ${name} is listed twice: names must be unique`);
     seen.add(name);
-    const own = destination.concurrency === undefined || destination.concurrency === null
-      ? Number(concurrency) : destination.concurrency;
+    // a number, or its digits (as pydantic takes them in lib/forward/config.py)
+    const own = Number(destination.concurrency === undefined || destination.concurrency === null
+      ? concurrency : destination.concurrency);
     if (!Number.isInteger(own) || own < 2 || own > 1000) {
       throw new Error(`forwardDestinations: destination ${name}: concurrency must be a whole number from 2 to 1000`);
     }
