@@ -15,8 +15,6 @@ from lib.cli.errors import CliError, require_aws, require_setting
 if TYPE_CHECKING:
     from lib.forward.queues import DestinationStatus
 
-NO_AGE_NOTE = ("oldest age -: CloudWatch has no ApproximateAgeOfOldestMessage datapoint for the queue in the last "
-               "5 minutes (an idle queue, or a local stack)")
 
 
 def _client(service: str) -> Any:
@@ -75,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"no forwarding queues under {prefix} (no destinations deployed on this stage)")
         return 0
     print(_table(found))
-    if any(d.oldest_age_seconds is None for d in found):
-        print(NO_AGE_NOTE)
+    for note in dict.fromkeys(d.age_unknown for d in found if d.age_unknown):
+        print(f"oldest age -: {note}")
     return 0
 
 

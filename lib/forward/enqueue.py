@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # the models load only where destinations are configured
     from lib.forward.config import Destination
 
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="forward")
+# one destination's queue per thread when an event goes to several (a pool of its own: _pool's threads wait on it)
+_senders = ThreadPoolExecutor(max_workers=8, thread_name_prefix="forward-send")
 SQS_BATCH = 10
 
 
@@ -88,21 +90,33 @@ def batches(queued: list[Queued]) -> Iterator[list[tuple[Queued, str]]]:
 
 def send(queue_url_prefix: str, queued: list[Queued]) -> None:
     """Each destination's messages to its own queue: SendMessageBatch, within SQS's limits of count and size;
-    any entry SQS did not take fails the whole step (it is retried)."""
-    sqs = aws.client("sqs")
+    any entry SQS did not take fails the whole step (it is retried). Several destinations' queues are sent to
+    side by side (the callback waits for the slowest, not the sum)."""
     by_destination: dict[str, list[Queued]] = {}
     for q in queued:
         by_destination.setdefault(q.destination, []).append(q)
-    for destination, theirs in by_destination.items():
-        queue_url = names.queue_url(queue_url_prefix, destination)
-        for chunk in batches(theirs):
-            answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
-                {"Id": str(i), "MessageBody": text, "MessageGroupId": q.group_id,
-                 "MessageDeduplicationId": q.deduplication_id} for i, (q, text) in enumerate(chunk)])
-            if answer.get("Failed"):
-                failed = answer["Failed"][0]
-                raise StorageUnavailable(f"the forwarding queue of {destination} refused a message "
-                                         f"({failed.get('Code')}); the delivery was not acknowledged")
+    if len(by_destination) == 1:
+        [(destination, theirs)] = by_destination.items()
+        _send_to(queue_url_prefix, destination, theirs)
+        return
+    futures = [_senders.submit(_send_to, queue_url_prefix, destination, theirs)
+               for destination, theirs in by_destination.items()]
+    errors = [e for e in (f.exception() for f in futures) if e is not None]  # waits for every one
+    if errors:
+        raise errors[0]
+
+
+def _send_to(queue_url_prefix: str, destination: str, queued: list[Queued]) -> None:
+    sqs = aws.client("sqs")
+    queue_url = names.queue_url(queue_url_prefix, destination)
+    for chunk in batches(queued):
+        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(i), "MessageBody": text, "MessageGroupId": q.group_id,
+             "MessageDeduplicationId": q.deduplication_id} for i, (q, text) in enumerate(chunk)])
+        if answer.get("Failed"):
+            failed = answer["Failed"][0]
+            raise StorageUnavailable(f"the forwarding queue of {destination} refused a message "
+                                     f"({failed.get('Code')}); the delivery was not acknowledged")
 
 
 def _queue(event: InboundEvent, archived: ArchivedObject, destinations: list[Destination], **kwargs: Any) -> None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from lib.forward import names
 from lib.forward.message import Queued
 
@@ -52,12 +54,13 @@ class DestinationStatus:
     in_flight: int = 0
     dead_lettered: int = 0
     oldest_age_seconds: float | None = None
+    age_unknown: str = ""  # why the oldest age is None: NO_DATAPOINT or NO_PERMISSION ("" when known)
     dead_letters: DeadLetters = field(default_factory=DeadLetters)
 
     def as_json(self) -> dict[str, Any]:
         letters = self.dead_letters
         return {"waiting": self.waiting, "in_flight": self.in_flight, "dead_lettered": self.dead_lettered,
-                "oldest_age_seconds": self.oldest_age_seconds,
+                "oldest_age_seconds": self.oldest_age_seconds, "oldest_age_unknown": self.age_unknown or None,
                 "dead_letters": {"oldest_age_seconds": letters.oldest_age_seconds, "last_dead_at": letters.last_dead_at,
                                  "last_status": letters.last_status, "last_reason": letters.last_reason,
                                  "unreadable": letters.unreadable}}
@@ -128,6 +131,12 @@ def destinations(sqs: Any, prefix: str) -> dict[str, dict[bool, str]]:
     return dict(sorted(found.items()))
 
 
+NO_DATAPOINT = ("CloudWatch has no ApproximateAgeOfOldestMessage datapoint for the queue in the last 5 minutes "
+                "(an idle queue, or a local stack)")
+NO_PERMISSION = "CloudWatch refused GetMetricStatistics: these credentials need cloudwatch:GetMetricStatistics"
+_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+
+
 def oldest_age(cloudwatch: Any, queue_url: str, minutes: int = 5) -> float | None:
     """``ApproximateAgeOfOldestMessage``'s Maximum over the last ``minutes`` (None: no datapoint: an idle queue's
     metrics pause, and a local stack has none)."""
@@ -143,13 +152,21 @@ def status(sqs: Any, cloudwatch: Any | None, prefix: str, *, scan_dead_letters: 
     """Every destination's figures (see :class:`DestinationStatus`); without ``cloudwatch`` no ages, without
     ``scan_dead_letters`` nothing read from the dead letters themselves (counts only: nothing hidden)."""
     out = []
+    denied = False
     for name, urls in destinations(sqs, prefix).items():
         entry = DestinationStatus(name)
         if False in urls:
             waiting = counts(sqs, urls[False])
             entry.waiting, entry.in_flight = waiting.waiting, waiting.in_flight
-            if cloudwatch is not None:
-                entry.oldest_age_seconds = oldest_age(cloudwatch, urls[False])
+            if cloudwatch is not None and not denied:
+                try:
+                    entry.oldest_age_seconds = oldest_age(cloudwatch, urls[False])
+                except ClientError as exc:  # the counts are still worth showing: say why the age is not
+                    if exc.response.get("Error", {}).get("Code") not in _DENIED:
+                        raise
+                    denied = True
+            if entry.oldest_age_seconds is None:
+                entry.age_unknown = NO_PERMISSION if denied else NO_DATAPOINT
         if True in urls:
             dead = counts(sqs, urls[True])
             entry.dead_lettered = dead.waiting + dead.in_flight

@@ -149,3 +149,27 @@ def test_each_destination_paces_with_its_own_concurrency(aws: Aws, forwarding: F
             assert drain(forwarding.sqs, url, handler.forward, timeout=10,
                          until=lambda url=url: queues.counts(forwarding.sqs, url) == queues.QueueCounts(0, 0))
     assert sorted(seen) == [("own", 7), ("stage", 3)]
+
+
+def test_status_says_why_the_oldest_age_is_unknown(aws: Aws, forwarding: Forwarding,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    forwarding.configure({"name": "app", "url": "http://127.0.0.1:9/hook",
+                          "secret_param": forwarding.secret(new_webhook_secret())})
+    assert _post(UPLOAD)["statusCode"] == 200
+    capsys.readouterr()
+    assert cli(["forward", "status"]) == 0
+    out = capsys.readouterr().out
+    assert f"oldest age -: {queues.NO_DATAPOINT}" in out  # moto: CloudWatch has no datapoint
+    # credentials without cloudwatch:GetMetricStatistics: the counts still, and why the age is missing
+    make_client = aws_clients.client
+    denied = mock.Mock()
+    denied.get_metric_statistics.side_effect = ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "GetMetricStatistics")
+    with mock.patch.object(aws_clients, "client", side_effect=lambda n: denied if n == "cloudwatch" else make_client(n)):
+        assert cli(["forward", "status"]) == 0
+        out = capsys.readouterr().out
+        assert f"oldest age -: {queues.NO_PERMISSION}" in out and queues.NO_DATAPOINT not in out
+        assert out.splitlines()[1].split()[:4] == ["app", "1", "0", "0"]
+        found = _status(capsys)
+    assert found["app"]["waiting"] == 1 and found["app"]["oldest_age_unknown"] == queues.NO_PERMISSION
+    assert denied.get_metric_statistics.call_count == 2  # once per status run: not asked again once refused
