@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lib.forward.names import URL_PREFIX_PATTERN
 from lib.routing import TopicRule, parse_topic_rules, parse_verify_patterns
 from lib.secret_store import secret_from
 
@@ -87,8 +88,8 @@ class Settings(EnvSettings):
     # The JSON text, checked here (a bad list fails at cold start, naming the destination) and read by
     # lib/forward/config.destinations_of: a stage without destinations never loads their models.
     forward_destinations: str = ""
-    forward_queue_url_prefix: str | None = Field(default=None, pattern=r"^https?://[^/]+/(.+/)?[A-Za-z0-9_-]+$")
-    forward_concurrency: int = Field(default=2, ge=1, le=1000)
+    forward_queue_url_prefix: str | None = Field(default=None, pattern=URL_PREFIX_PATTERN)
+    forward_concurrency: int = Field(default=2, ge=2, le=1000)  # SQS maximumConcurrency: 2 to 1000
     forward_allow_loopback: bool = False  # local mode only (make serve/demo): the endpoint is on 127.0.0.1
     # The events table (lib/query/): the Firehose delivery stream that takes one row per accepted event. Unset:
     # no rows are written (``mediahook query backfill`` builds them from the archive later).

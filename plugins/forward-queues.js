@@ -24,13 +24,19 @@
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,40}$/;
 const DEAD_LETTER_SUFFIX = '-dlq';
+const DEAD_LETTER_WORD = 'dlq'; // no name has it as a word: see lib/forward/names.py
 const FIFO = '.fifo';
 const MAX_QUEUE_NAME = 80; // SQS's limit, .fifo included
 
 /** Why `name` cannot name a destination (null: it can), as lib/forward/names.py name_problem says it. */
 function nameProblem(name, prefixName) {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) return 'letters, digits, - and _ only, 1 to 40 of them';
-  if (name.endsWith(DEAD_LETTER_SUFFIX)) return `must not end in ${DEAD_LETTER_SUFFIX} (the dead-letter queues' suffix)`;
+  if (name.toLowerCase().split(/[-_]/).includes(DEAD_LETTER_WORD)) {
+    return (
+      `must not have ${DEAD_LETTER_WORD} as a word (-${DEAD_LETTER_WORD} marks the dead-letter queues, ` +
+      'and the dashboard tells them apart by it)'
+    );
+  }
   if (prefixName !== undefined) {
     const longest = `${prefixName}${name}${DEAD_LETTER_SUFFIX}${FIFO}`;
     if (longest.length > MAX_QUEUE_NAME) {
@@ -49,6 +55,18 @@ function nameProblem(name, prefixName) {
  */
 function logicalSuffix(name) {
   return name.replace(/[0_-]/g, (c) => ({ 0: '00', '-': '0D', _: '0U' })[c]);
+}
+
+/**
+ * A concurrency (2 to 1000) as lib/forward/config.py's pydantic model takes it, or null: a JSON whole number,
+ * or a string of digits (an optional sign, an optional .0). Number() alone would take '0x10', '1e1' and [5],
+ * which the functions refuse at cold start: a package that deploys must start.
+ */
+function concurrencyOf(value) {
+  let number = null;
+  if (typeof value === 'number') number = value;
+  else if (typeof value === 'string' && /^\s*\+?\d+(\.0*)?\s*$/.test(value)) number = Number(value);
+  return Number.isInteger(number) && number >= 2 && number <= 1000 ? number : null;
 }
 
 function parseDestinations(text) {
@@ -82,11 +100,12 @@ function forwardingResources(destinations, config) {
     }
     if (seen.has(name)) throw new Error(`forwardDestinations: destination ${name} is listed twice: names must be unique`);
     seen.add(name);
-    // a number, or its digits (as pydantic takes them in lib/forward/config.py)
-    const own = Number(destination.concurrency === undefined || destination.concurrency === null
-      ? concurrency : destination.concurrency);
-    if (!Number.isInteger(own) || own < 2 || own > 1000) {
-      throw new Error(`forwardDestinations: destination ${name}: concurrency must be a whole number from 2 to 1000`);
+    const given = destination.concurrency !== undefined && destination.concurrency !== null;
+    const own = concurrencyOf(given ? destination.concurrency : concurrency);
+    if (own === null) {
+      throw new Error(given
+        ? `forwardDestinations: destination ${name}: concurrency must be a whole number from 2 to 1000`
+        : `forwardConcurrency: a whole number from 2 to 1000 expected, got ${JSON.stringify(concurrency)}`);
     }
     const suffix = logicalSuffix(name);
     const queue = `ForwardQueue${suffix}`;
@@ -214,3 +233,4 @@ module.exports = ForwardQueues;
 module.exports.nameProblem = nameProblem;
 module.exports.logicalSuffix = logicalSuffix;
 module.exports.forwardingResources = forwardingResources;
+module.exports.concurrencyOf = concurrencyOf;

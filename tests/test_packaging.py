@@ -366,7 +366,7 @@ def test_forwarding_queues_per_destination(forwarding_template: Path) -> None:
 def test_a_bad_destination_name_fails_packaging_in_one_line(tmp_path: Path) -> None:
     from tests.packaging import package
 
-    for bad, said in (("orders-dlq", "must not end in -dlq"), ("has space", "letters, digits, - and _ only"),
+    for bad, said in (("orders-dlq", "must not have dlq as a word"), ("has space", "letters, digits, - and _ only"),
                       ("a" * 40, "more than SQS's 80")):
         listed = [{"name": bad, "url": "https://x.example/h", "secret_param": "/p"}]
         result = package(tmp_path / "out", f"forwardDestinations={json.dumps(listed)}", check=False,

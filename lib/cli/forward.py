@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from lib.cli.common import Command
@@ -52,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("redrive needs --destination NAME (the destination whose dead letters go back)")
     prefix = args.queue_url_prefix or require_setting(
         "FORWARD_QUEUE_URL_PREFIX", "the stack's ForwardQueueUrlPrefix output", option="--queue-url-prefix")
+    if not re.fullmatch(names.URL_PREFIX_PATTERN, prefix.strip()):
+        raise CliError(f"FORWARD_QUEUE_URL_PREFIX: the URL prefix of the forwarding queues expected (the stack's "
+                       f"ForwardQueueUrlPrefix output, e.g. https://sqs.us-east-1.amazonaws.com/123456789012/"
+                       f"mediahook-prod-forward-), got {prefix[:120]!r}")
+    prefix = prefix.strip()
     require_aws()
     sqs = _client("sqs")
     if args.action == "redrive":

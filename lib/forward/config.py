@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from lib.forward.names import DEAD_LETTER_SUFFIX, NAME_PATTERN
+from lib.forward.names import NAME_PATTERN, name_problem
 
 Format = Literal["cloudevents", "tencent"]
 
@@ -71,9 +71,11 @@ class Destination(BaseModel):
 
     @field_validator("name")
     @classmethod
-    def _not_a_dead_letter_queue(cls, value: str) -> str:
-        if value.endswith(DEAD_LETTER_SUFFIX):
-            raise ValueError(f"must not end in {DEAD_LETTER_SUFFIX} (the dead-letter queues' suffix)")
+    def _fit_for_its_queues(cls, value: str) -> str:
+        """The queue-name rules (lib/forward/names.py, which plugins/forward-queues.js keeps too)."""
+        problem = name_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("url")

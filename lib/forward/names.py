@@ -13,9 +13,14 @@ from __future__ import annotations
 import re
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"  # a metric dimension, part of every message group id and queue name
-DEAD_LETTER_SUFFIX = "-dlq"  # no name ends so: {name}-dlq.fifo would be another destination's dead-letter queue
+DEAD_LETTER_SUFFIX = "-dlq"
+# No name has it as a word: {name}-dlq.fifo would be another destination's dead-letter queue, and the dashboard's
+# CloudWatch SEARCH (which matches words of a queue's name) tells the dead-letter queues apart by it.
+DEAD_LETTER_WORD = "dlq"
 FIFO = ".fifo"
 MAX_QUEUE_NAME = 80  # SQS's limit on a queue name, .fifo included
+# FORWARD_QUEUE_URL_PREFIX: a queue URL without its last name's end (no .fifo: not one queue's URL)
+URL_PREFIX_PATTERN = r"^https?://[^/]+/(.+/)?[A-Za-z0-9_-]+$"
 
 
 def name_problem(name: str, prefix_name: str | None = None) -> str | None:
@@ -23,8 +28,9 @@ def name_problem(name: str, prefix_name: str | None = None) -> str | None:
     ``mediahook-{stage}-forward-``), also whether its dead-letter queue's name fits in SQS's 80 characters."""
     if not re.fullmatch(NAME_PATTERN, name):
         return "letters, digits, - and _ only, 1 to 40 of them"
-    if name.endswith(DEAD_LETTER_SUFFIX):
-        return f"must not end in {DEAD_LETTER_SUFFIX} (the dead-letter queues' suffix)"
+    if DEAD_LETTER_WORD in re.split(r"[-_]", name.lower()):
+        return (f"must not have {DEAD_LETTER_WORD} as a word (-{DEAD_LETTER_WORD} marks the dead-letter queues, "
+                "and the dashboard tells them apart by it)")
     if prefix_name is not None:
         longest = dead_letter_queue_name(prefix_name, name)
         if len(longest) > MAX_QUEUE_NAME:

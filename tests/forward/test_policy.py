@@ -43,7 +43,8 @@ def test_defaults_and_filters() -> None:
     ({"url": "https://hooks.example.com:99999/x"}, "port"),  # else each delivery raises, then the DLQ
     ({"format": "xml"}, "FORMAT"),
     ({"name": "has space"}, "NAME"),
-    ({"name": "app-dlq"}, "must not end in -dlq"),
+    ({"name": "app-dlq"}, "must not have dlq as a word"),
+    ({"name": "dlq_app"}, "must not have dlq as a word"),
     ({"concurrency": 1}, "CONCURRENCY"),
     ({"secret": "whsec_abc"}, "SECRET: Extra inputs are not permitted"),  # a secret itself is refused
     ({"timeout_seconds": 0}, "TIMEOUT_SECONDS"),

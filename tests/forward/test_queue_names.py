@@ -55,3 +55,41 @@ def test_logical_ids_are_alphanumeric_and_one_to_one() -> None:
     assert isinstance(suffixes, list)
     assert all(s.isalnum() and s.isascii() for s in suffixes)
     assert len(set(suffixes)) == len(valid)  # my-app, my_app, myapp, my0Dapp: four ids
+
+
+CONCURRENCIES: list[object] = [2, 5, "5", " 5 ", 5.0, "5.0", "+5", 1000, 1, 1001, 0, -3, "0x10", "1e1", [5], True,
+                                5.5, "5.5", "", "five", None]
+
+
+def test_the_plugin_never_takes_a_concurrency_the_functions_refuse() -> None:
+    """A package that deploys must start: whatever concurrency packaging takes, the model takes as the same number
+    (the plugin may refuse more than pydantic, never less), and the usual forms are taken by both."""
+    from lib.forward.config import Destination
+
+    script = ("const { concurrencyOf } = require('./plugins/forward-queues.js');"
+              f"console.log(JSON.stringify({json.dumps(CONCURRENCIES)}.map(concurrencyOf)));")
+    taken = _node(script)
+    assert isinstance(taken, list)
+    for value, number in zip(CONCURRENCIES, taken, strict=True):
+        if value is None or number is None:
+            continue
+        model = Destination(name="app", url="https://a.example/x", secret_param="/p", concurrency=value)
+        assert model.concurrency == number, value
+    assert [n for v, n in zip(CONCURRENCIES, taken, strict=True) if v in (2, "5", 1000)] == [2, 5, 1000]
+    assert all(n is None for v, n in zip(CONCURRENCIES, taken, strict=True) if v in (1, 1001, "0x10", "1e1", True))
+
+
+def test_a_bad_concurrency_is_refused_naming_where_it_was_given() -> None:
+    script = ("const { forwardingResources } = require('./plugins/forward-queues.js');"
+              "const config = (c) => ({ queueNamePrefix: 'mediahook-ci-forward-', concurrency: c,"
+              " ageAlarmSeconds: '3600', alarmsTopic: 'AlarmsTopic' });"
+              "const said = (d, c) => { try { forwardingResources(d, config(c)); return null; }"
+              " catch (e) { return e.message; } };"
+              "console.log(JSON.stringify([said([{ name: 'app', concurrency: '0x10' }], '2'),"
+              " said([{ name: 'app' }], '1'), said([{ name: 'app', concurrency: '7' }], '1'),"
+              " said([{ name: 'app' }], '2')]));")
+    assert _node(script) == [
+        "forwardDestinations: destination app: concurrency must be a whole number from 2 to 1000",
+        'forwardConcurrency: a whole number from 2 to 1000 expected, got "1"',
+        None,  # its own concurrency: the stage's default is not used
+        None]

@@ -173,3 +173,15 @@ def test_status_says_why_the_oldest_age_is_unknown(aws: Aws, forwarding: Forward
         found = _status(capsys)
     assert found["app"]["waiting"] == 1 and found["app"]["oldest_age_unknown"] == queues.NO_PERMISSION
     assert denied.get_metric_statistics.call_count == 2  # once per status run: not asked again once refused
+
+
+def test_a_queue_url_given_for_the_prefix_is_refused_in_one_line(forwarding: Forwarding,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # the old single queue's URL (or any one queue's): not a prefix, and it would list no queues, silently
+    one_queue = names.queue_url(forwarding.prefix, "app")
+    for action in (["status"], ["redrive", "--destination", "app"]):
+        capsys.readouterr()
+        assert cli(["forward", *action, "--queue-url-prefix", one_queue]) == 2
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith("mediahook forward: FORWARD_QUEUE_URL_PREFIX: the URL prefix of the forwarding queues")
+        assert "ForwardQueueUrlPrefix" in line
