@@ -111,7 +111,8 @@ COMMAND = Command(
     description="Operate forwarding (docs/forwarding.md): `forward status` shows, per destination, what waits for "
                 "delivery, what is in flight, what is dead-lettered, the oldest waiting message's age and the last "
                 "failure; `forward redrive --destination NAME` sends that destination's dead letters back to its "
-                "queue once the endpoint is fixed (a redriven notification whose resource has moved on since is not "
-                "sent, unless the destination takes stale events). Exit codes: 0 done, 1 SQS refused a call, 2 the "
+                "queue once the endpoint is fixed (a redriven notification is not sent if a newer state of its "
+                "resource was sent there since, unless the destination takes stale events). Exit codes: 0 done, "
+                "1 SQS refused a call, 2 the "
                 "queue URL prefix, the destination (or its queues), the region or credentials missing.",
     configure=configure, run=run)
