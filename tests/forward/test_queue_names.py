@@ -93,3 +93,22 @@ def test_a_bad_concurrency_is_refused_naming_where_it_was_given() -> None:
         'forwardConcurrency: a whole number from 2 to 1000 expected, got "1"',
         None,  # its own concurrency: the stage's default is not used
         None]
+
+
+def test_packaging_refuses_each_bad_list_naming_the_destination() -> None:
+    script = ("const { forwardingResources } = require('./plugins/forward-queues.js');"
+              "const config = { queueNamePrefix: 'mediahook-a-rather-long-stage-name-forward-', concurrency: '2',"
+              " ageAlarmSeconds: '3600', alarmsTopic: 'AlarmsTopic' };"
+              "const d = (name) => ({ name, url: 'https://x.example/h', secret_param: '/p' });"
+              "const said = (list) => { try { forwardingResources(list, config); return null; }"
+              " catch (e) { return e.message; } };"
+              "console.log(JSON.stringify([said([d('has space')]), said([d('a'.repeat(40))]),"
+              " said([d('orders'), d('orders')]), said([d('orders'), d('legacy_app-2')])]));")
+    said = _node(script)
+    assert isinstance(said, list)
+    space, long, twice, fine = said
+    assert space == 'forwardDestinations: destination "has space": letters, digits, - and _ only, 1 to 40 of them'
+    assert long.startswith(f'forwardDestinations: destination "{"a" * 40}": its dead-letter queue\'s name')
+    assert "more than SQS's 80" in long
+    assert twice == "forwardDestinations: destination orders is listed twice: names must be unique"
+    assert fine is None
