@@ -39,10 +39,10 @@ lint: install  ## ruff + mypy
 	$(BIN)/mypy
 
 # Two workers on two cores (pytest-xdist), a module's tests on one worker; builds in the project folder take turns
-# (tests/conftest.py).
+# (tests/conftest.py). The twenty slowest tests are listed at the end: the suite's budget is ten minutes.
 WORKERS ?= 2
 test: lint docs scan  ## the whole suite: lint, types, the docs, the scanners, unit, integration, packaging
-	$(BIN)/pytest -n $(WORKERS) --dist loadscope
+	$(BIN)/pytest -n $(WORKERS) --dist loadscope --durations=20
 
 # The documentation site (docs/, mkdocs.yml) into site/ (git-ignored). --strict: a broken link or anchor, a
 # page left out of the nav, any warning fails the build (mkdocs.yml's `validation:` makes each a warning).
