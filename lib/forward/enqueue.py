@@ -5,7 +5,8 @@ is not forwarded unless asked for) and side by side with publishing, in a thread
 destination adds an SQS call's time to the callback only where it is longer than SNS's. Like publishing,
 it must succeed before the delivery is acknowledged: a failure is a 503 and the retry queues again (the
 FIFO queue drops the copy by its deduplication id). Each destination has its own queue (lib/forward/names.py):
-one SendMessageBatch per destination, one after another in that thread.
+one SendMessageBatch per destination, the destinations' queues sent to side by side
+on threads of their own (``send``), so the callback waits for the slowest queue, not for the sum.
 """
 
 from __future__ import annotations
