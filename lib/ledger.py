@@ -28,8 +28,9 @@ kinds of item (``pk``, ``sk``):
   conditional UpdateItem that refuses an older state once a newer one was sent (lib/forward/order.py).
 
 Every item carries ``expires_at`` (the table's TTL attribute): LEDGER_RETENTION_DAYS (90) after it was
-written. An advanced event costs one UpdateItem per subject and one PutItem per resource, all issued side
-by side, beside the archive's PutObject: no sequential round trip is added to a delivery. (PutItem rather
+written; a watermark at least ``DELIVERED_MIN_DAYS`` (the messages it guards live that long). An advanced
+event costs one UpdateItem per subject and one PutItem per resource, all issued side by side, beside the
+archive's PutObject: no sequential round trip is added to a delivery. (PutItem rather
 than BatchWriteItem: an event names two or three resources, the calls run in parallel anyway, and a cold
 start then loads no other DynamoDB operation than the idempotency records already use.)
 """
@@ -51,8 +52,8 @@ from lib.observability import logger
 from lib.routing import LEGACY, RANK_DELETED, RANK_FINAL, Order, Position, Route, find_route, position
 from lib.settings import ConfigError, Settings
 
-__all__ = ["Entry", "Ledger", "LedgerUnavailable", "Pending", "Place", "StateChange", "SubjectState", "ledger_for",
-           "retention_days"]
+__all__ = ["DELIVERED_MIN_DAYS", "Entry", "Ledger", "LedgerUnavailable", "Pending", "Place", "StateChange",
+           "SubjectState", "ledger_for", "retention_days"]
 
 STATE, DECISION, DELIVERED = "state", "decision", "delivered"
 SEQUENCE = "seq"  # the state item's number of its latest move; the watermark's newest sequence sent
@@ -61,6 +62,11 @@ BATCH_ATTEMPTS = 5  # BatchGetItem (lookups): the first call and four retries of
 # PULL_CONCURRENCY (64) events at once, each with an update and two or three entries in flight.
 WORKERS = 192
 DEFAULT_RETENTION_DAYS = 90
+# A watermark (``delivered#``) must outlive every message it guards, whatever LEDGER_RETENTION_DAYS says: a message
+# waits in its queue up to its destination's max age (at most SQS's 14 days), then up to 14 days in the dead-letter
+# queue, and ``forward redrive`` sends it back with its age reset. A watermark that expired first would let that
+# older state through after a newer one; this one is rewritten at every claim, so it lives 28 days past the last.
+DELIVERED_MIN_DAYS = 28
 
 
 class LedgerUnavailable(Exception):
@@ -481,7 +487,7 @@ class Ledger:
         when nothing was sent yet, an older sequence was, or this one (the message's own retry, a repeated copy
         of the state); False when a newer state was sent (or is being sent) there. ``LedgerUnavailable`` when
         DynamoDB fails."""
-        expires_at = int(time.time()) + self.retention_days * 86400
+        expires_at = self._watermark_expiry()
         try:
             self.client().update_item(
                 TableName=self.table, Key=delivered_key(destination, product, subject),
@@ -496,6 +502,10 @@ class Ledger:
         except BotoCoreError as exc:
             raise LedgerUnavailable(f"the delivery watermark could not be written: {exc}") from exc
         return True
+
+    def _watermark_expiry(self) -> int:
+        """When a watermark claimed now expires: the retention, and never before ``DELIVERED_MIN_DAYS``."""
+        return int(time.time()) + max(self.retention_days, DELIVERED_MIN_DAYS) * 86400
 
     def _entry_item(self, event: InboundEvent, resource: str, *, delivery: str, received_at: str, archive_key: str,
                     expires_at: int) -> dict[str, Any]:

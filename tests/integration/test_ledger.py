@@ -517,3 +517,15 @@ def test_the_delivery_watermark_passes_newer_states_and_an_events_own_retry_only
     item = aws_clients.client("dynamodb").get_item(TableName=ledger_table, Key={
         "pk": {"S": "delivered#app#vod#t-1"}, "sk": {"S": "delivered"}})["Item"]
     assert item["seq"] == {"N": "3"} and item["event_id"] == {"S": "c"} and int(item["expires_at"]["N"]) > 0
+
+
+def test_a_watermark_outlives_the_messages_it_guards(aws: Aws, ledger_table: str) -> None:
+    from lib.ledger import DELIVERED_MIN_DAYS
+
+    ledger = Ledger(ledger_table, lambda: aws_clients.client("dynamodb"), retention_days=1)
+    before = int(time.time())
+    assert ledger.claim_delivery("app", "vod", "t-9", 1, "a")
+    item = aws_clients.client("dynamodb").get_item(TableName=ledger_table, Key={
+        "pk": {"S": "delivered#app#vod#t-9"}, "sk": {"S": "delivered"}})["Item"]
+    assert DELIVERED_MIN_DAYS >= 28
+    assert int(item["expires_at"]["N"]) >= before + DELIVERED_MIN_DAYS * 86400
