@@ -256,15 +256,28 @@ def judge(old: dict[str, Any], event_id: str, order: Order, rank: int) -> StateC
     return "repeated" if old_rank == rank else "stale"
 
 
-def place_of(old: dict[str, Any], event_id: str, change: StateChange) -> Place:
+def holds_same_state(old: dict[str, Any], event: InboundEvent, order: Order) -> bool:
+    """Whether the state item ``old`` holds the very state ``event`` reports: the same EventType and, where the
+    order ranks by status, the same status. A ``repeated`` event is only at the rank the subject holds, which
+    several states share: two facts of a file (an upload, then its persistence, both rank 1), two final
+    statuses, two statuses Tencent may add later. Elsewhere the status is no part of the state: an ``end``'s
+    is a result code, and a legacy v2.0 copy of a task's end gives it as ``0`` where the v3 event has none."""
+    if _read(old.get("event_type")) != event.event_type:
+        return False
+    return order != "status" or _read(old.get("status")) == event.summary.status
+
+
+def place_of(old: dict[str, Any], event: InboundEvent, order: Order, change: StateChange) -> Place:
     """The place of an event whose update was refused, from the item DynamoDB returned: a retry of the event
     that holds the state has that state's sequence; a retry of an event that advanced the subject once, now
-    held by another event, has moved on (no sequence: what was sent since is newer). A ``repeated`` copy is the
-    state the subject holds, so it shares that state's sequence (it is not sent after a newer one either); a
+    held by another event, has moved on (no sequence: what was sent since is newer). A ``repeated`` copy of the
+    state the subject holds shares that state's sequence (it is not sent after a newer one either); a
+    ``repeated`` event at that rank which is another state (an earlier fact re-sent after a later one) has
+    moved on too: sharing the number would let it through the watermark after the state it is not. A
     ``stale`` event holds no place (nothing is added to the order): no sequence, not moved on."""
     if change == "stale":
         return Place()
-    if change == "repeated" or _read(old.get("event_id")) == event_id:
+    if _read(old.get("event_id")) == event.event_id or (change == "repeated" and holds_same_state(old, event, order)):
         sequence = _read(old.get(SEQUENCE))
         return Place(sequence if isinstance(sequence, int) else None)  # (an item written before seq: none)
     return Place(moved_on=True)
@@ -402,7 +415,7 @@ class Ledger:
                 raise LedgerUnavailable(f"the ledger's state update failed: {exc}") from exc
             old = exc.response.get("Item") or {}
             change = judge(old, event.event_id, order, at.rank)
-            return _Moved(change, retried=change == "advanced", place=place_of(old, event.event_id, change))
+            return _Moved(change, retried=change == "advanced", place=place_of(old, event, order, change))
         except BotoCoreError as exc:
             raise LedgerUnavailable(f"the ledger's state update failed: {exc}") from exc
         sequence = _read((answer.get("Attributes") or {}).get(SEQUENCE))

@@ -529,3 +529,15 @@ def test_a_watermark_outlives_the_messages_it_guards(aws: Aws, ledger_table: str
         "pk": {"S": "delivered#app#vod#t-9"}, "sk": {"S": "delivered"}})["Item"]
     assert DELIVERED_MIN_DAYS >= 28
     assert int(item["expires_at"]["N"]) >= before + DELIVERED_MIN_DAYS * 86400
+
+
+def test_a_resent_copy_of_an_earlier_fact_shares_no_number_with_a_later_fact(aws: Aws, ledger_table: str) -> None:
+    file_id = "5285890784246800031"
+    upload = {"EventType": "NewFileUpload", "FileUploadEvent": {"FileId": file_id, "MediaBasicInfo": {"Name": "a"}}}
+    persisted = {"EventType": "PersistenceComplete", "PersistenceCompleteEvent": {"FileId": file_id}}
+    _, first = _place(read_event(upload))
+    assert first.sequence is not None
+    assert _place(read_event(persisted)) == ("advanced", Place(first.sequence + 1))
+    # the same rank, but not the state the subject holds: it must not pass the watermark after the later fact
+    assert _place(read_event(_resent(upload))) == ("repeated", Place(None, moved_on=True))
+    assert _place(read_event(_resent(persisted))) == ("repeated", Place(first.sequence + 1))  # the state held
