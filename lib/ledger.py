@@ -16,10 +16,12 @@ kinds of item (``pk``, ``sk``):
   event_ids that advanced the subject are kept on it (``advanced_by``; at most one per rank), so a retry of
   an event that advanced it is ``advanced`` again, never read-then-write. Every update that moves it adds
   one to ``seq`` (the first starts it at the time in milliseconds) and reads it back on the same call
-  (``ReturnValues``): the event's place in the order the ledger decided the subject's states (``Place``),
-  which forwarding carries to each destination.
-* ``event#{product}#{event_id}``, ``decision``: the decision of an event that did not advance anything,
-  written once (``attribute_not_exists``), so its retry gets what it got the first time.
+  (``ReturnValues``): the event's place in the order the ledger decided the subject's states (``Place``, one
+  per subject), which forwarding carries to each destination. A ``change`` (not monotonic, not kept in
+  ``advanced_by``) moves its subjects in one TransactWriteItems with its decision item, so its retry, which
+  finds that item, moves nothing (``Ledger._move_change``); its place is then read (one GetItem per subject).
+* ``event#{product}#{event_id}``, ``decision``: the decision of an event that did not advance anything, and
+  of every ``change``, written once (``attribute_not_exists``), so its retry gets what it got the first time.
 * ``resource#{id}``, ``{product}#{event_id}``: one entry per resource the event names (its subjects, FileIds,
   TaskId, MaterialIds, ProjectId), one PutItem each, beside the state's update. A retry rewrites the same
   items. An entry's ``state_change`` is read back from the two items above.
@@ -30,7 +32,8 @@ kinds of item (``pk``, ``sk``):
 Every item carries ``expires_at`` (the table's TTL attribute): LEDGER_RETENTION_DAYS (90) after it was
 written; a watermark at least ``DELIVERED_MIN_DAYS`` (the messages it guards live that long). An advanced
 event costs one UpdateItem per subject and one PutItem per resource, all issued side by side, beside the
-archive's PutObject: no sequential round trip is added to a delivery. (PutItem rather
+archive's PutObject: no sequential round trip is added to a delivery (a ``change`` adds its GetItems after
+its transaction, still beside the archive's write). (PutItem rather
 than BatchWriteItem: an event names two or three resources, the calls run in parallel anyway, and a cold
 start then loads no other DynamoDB operation than the idempotency records already use.)
 """
@@ -67,6 +70,9 @@ DEFAULT_RETENTION_DAYS = 90
 # queue, and ``forward redrive`` sends it back with its age reset. A watermark that expired first would let that
 # older state through after a newer one; this one is rewritten at every claim, so it lives 28 days past the last.
 DELIVERED_MIN_DAYS = 28
+# A change's transaction cancelled because another write of one of its items was under way: tried again this many
+# times before the delivery is refused (503: Tencent's retry converges).
+TRANSACTION_CONFLICT_RETRIES = 3
 
 
 class LedgerUnavailable(Exception):
@@ -228,7 +234,7 @@ def state_update(product: str, subject: str, event: InboundEvent, order: Order, 
     update = ("SET #rank = :rank, #final = :final, #type = :type, #status = :status, #id = :id, #at = :at, "
               "#product = :product, #subject = :subject, #expires = :expires, "
               "#seq = if_not_exists(#seq, :first) + :one")
-    if order == "change":  # its retry is answered by its decision item (Ledger._claim): advanced_by stays bounded
+    if order == "change":  # its retry is answered by its decision item (Ledger._move_change): advanced_by stays bounded
         condition = CHANGE_CONDITION
         values[":ended"] = _n(RANK_FINAL)  # below every final rank (an end, a final status, a deletion)
     else:
@@ -308,11 +314,13 @@ class Place:
 
 class Pending:
     """A recording under way (its calls run on the ledger's threads); ``result`` waits for its state_change,
-    ``place`` says where it stands in its subject's order."""
+    ``places`` says where it stands in each of its subjects' order (``place``: its primary subject's)."""
 
     def __init__(self, decision: Future[StateChange], entries: list[Future[None]],
-                 primary: Future[_Moved] | None = None) -> None:
-        self._decision, self._entries, self._primary = decision, entries, primary
+                 moves: Mapping[str, Future[_Moved]] | None = None, changed: Future[_Changed] | None = None,
+                 primary: str | None = None) -> None:
+        self._decision, self._entries, self._moves, self._changed = decision, entries, moves or {}, changed
+        self._primary = primary
 
     def result(self) -> StateChange:
         """The event's state_change once every write is done; ``LedgerUnavailable`` if one failed."""
@@ -325,11 +333,19 @@ class Pending:
             raise LedgerUnavailable(f"the ledger write failed: {first}") from first
         return self._decision.result()
 
+    def places(self) -> dict[str, Place]:
+        """The event's place in each subject's order (after ``result``; waits for the subjects' updates): a
+        deletion of several files is a state of each, ordered against each file's own events."""
+        if self._changed is not None:
+            if self._changed.exception() is not None:
+                return {}
+            return {subject: moved.place for subject, moved in self._changed.result().moves.items()}
+        return {subject: future.result().place for subject, future in self._moves.items()
+                if future.exception() is None}
+
     def place(self) -> Place:
-        """The event's place in its primary subject's order (after ``result``; waits for the subject's update)."""
-        if self._primary is None or self._primary.exception() is not None:
-            return Place()
-        return self._primary.result().place
+        """The event's place in its primary subject's order (``event.summary.subject``)."""
+        return self.places().get(self._primary, Place()) if self._primary else Place()
 
 
 @dataclass(frozen=True)
@@ -340,6 +356,15 @@ class _Moved:
     change: StateChange
     retried: bool = False
     place: Place = Place()
+
+
+@dataclass(frozen=True)
+class _Changed:
+    """What a ``change`` event's transaction said: the decision its first attempt stored, when this is a retry
+    (None: this attempt decided), and what it did to each subject."""
+
+    stored: StateChange | None
+    moves: dict[str, _Moved]
 
 
 def named_elsewhere(event: InboundEvent) -> tuple[str, ...]:
@@ -357,10 +382,11 @@ class Ledger:
     # --------------------------------------------------------------------------- writing
 
     def record(self, event: InboundEvent, *, delivery: str, received_at: str, archive_key: str) -> Pending:
-        """Start recording ``event``: one update per subject, its entries, a read of each other resource it names
-        (a deleted file makes a task event stale) and, for a ``change``, its decision, all side by side on the
-        ledger's threads; the decision (and, when it did not advance, its decision item) is made on a thread too.
-        The caller archives meanwhile, then waits on ``Pending.result``."""
+        """Start recording ``event``: one update per subject (for a ``change``, one transaction of its subjects'
+        updates and its decision item), its entries, a read of each other resource it names (a deleted file makes
+        a task event stale), all side by side on the ledger's threads; the decision (and, when it did not advance,
+        its decision item) is made on a thread too. The caller archives meanwhile, then waits on
+        ``Pending.result``."""
         expires_at = int(time.time()) + self.retention_days * 86400
         pool = _pool()
         entries = [pool.submit(self._write_entry, self._entry_item(event, resource, delivery=delivery,
@@ -368,34 +394,38 @@ class Ledger:
                                                                    expires_at=expires_at))
                    for resource in resources_of(event)]
         route = route_of(event)
-        moves: list[Future[_Moved]] = []
+        subjects = tuple(dict.fromkeys(event.summary.subjects))
+        moves: dict[str, Future[_Moved]] = {}
         guards: list[Future[bool]] = []
-        claim: Future[StateChange | None] | None = None
+        changed: Future[_Changed] | None = None
         if route is not None:  # an event of no subject (an unknown EventType) cannot be behind anything
             at = position(route.order, event.summary.status)
-            moves = [pool.submit(self._move, event, subject, route.order, at, received_at, expires_at)
-                     for subject in event.summary.subjects]
+            if route.order == "change" and subjects:
+                changed = pool.submit(self._move_change, event, subjects, at, received_at, expires_at)
+            else:
+                moves = {subject: pool.submit(self._move, event, subject, route.order, at, received_at, expires_at)
+                         for subject in subjects}
             if route.order != "delete":
                 guards = [pool.submit(self._deleted, event.product, other) for other in named_elsewhere(event)]
-            if route.order == "change" and moves:
-                claim = pool.submit(self._claim, event, expires_at)
         # Submitted last: every future it waits on was queued before it, so it never waits on a queued task.
-        decision = pool.submit(self._decide, event, moves, guards, claim, expires_at)
-        return Pending(decision, entries, moves[0] if moves else None)  # moves[0]: event.summary.subject
+        decision = pool.submit(self._decide, event, list(moves.values()), guards, changed, expires_at)
+        return Pending(decision, entries, moves, changed, subjects[0] if subjects else None)
 
     def _decide(self, event: InboundEvent, moves: list[Future[_Moved]], guards: list[Future[bool]],
-                claim: Future[StateChange | None] | None, expires_at: int) -> StateChange:
-        moved = [m.result() for m in moves]
+                changed: Future[_Changed] | None, expires_at: int) -> StateChange:
         deleted = any(g.result() for g in guards)
-        change = combine(m.change for m in moved)
-        if claim is not None:  # a change: its decision item was claimed as "advanced" beside the update
-            stored = claim.result()
-            if stored is not None:
-                return stored  # a retry: what it got the first time
-            if change == "advanced" and not deleted:
+        if changed is not None:  # a change: its decision item was written "advanced" with its updates, or not at all
+            answer = changed.result()
+            if answer.stored is not None:
+                return answer.stored  # a retry: what it got the first time
+            if combine(m.change for m in answer.moves.values()) != "advanced":
+                return self._remember(event, "stale", expires_at)  # every subject had ended or was deleted
+            if not deleted:
                 return "advanced"
-            self._write_decision(event, "stale", expires_at)  # its first time, after an end or a deletion
+            self._write_decision(event, "stale", expires_at)  # its first time, naming a deleted file or material
             return "stale"
+        moved = [m.result() for m in moves]
+        change = combine(m.change for m in moved)
         if change != "advanced":
             return self._remember(event, "stale" if deleted else change, expires_at)
         if not deleted:
@@ -432,10 +462,73 @@ class Ledger:
         rank = _read((item.get("Item") or {}).get("rank"))
         return isinstance(rank, int) and rank >= RANK_DELETED
 
-    def _claim(self, event: InboundEvent, expires_at: int) -> StateChange | None:
-        """A ``change`` event's decision, written ``advanced`` beside its update (no round trip after it), once:
-        None when this call wrote it, else what the first attempt decided."""
-        return self._write_once(event, "advanced", expires_at)
+    def _move_change(self, event: InboundEvent, subjects: tuple[str, ...], at: Position, received_at: str,
+                     expires_at: int) -> _Changed:
+        """Move a ``change`` event's subjects and write its decision ``advanced`` in one TransactWriteItems: both
+        or neither. A change is not monotonic (its condition passes until the subject ends), so without the
+        decision in the same transaction a retry of change A after change B would move the state back to A and
+        number it after B. Here a retry finds its decision item (the Put's condition cancels the transaction,
+        and ``CancellationReasons`` hands back the stored item: ``ReturnValuesOnConditionCheckFailure``) and
+        moves nothing. A subject whose update is refused (it ended, or was deleted) is ``stale``: the
+        transaction is tried again without it, so the others still move, as an UpdateItem each would.
+        TransactWriteItems answers no values: one consistent GetItem per subject then gives its place."""
+        decision = {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                            "Item": {**decision_key(event.product, event.event_id), "state_change": _s("advanced"),
+                                     "expires_at": _n(expires_at)}}}
+        moving, refused = list(subjects), []
+        conflicts = 0
+        while moving:
+            updates = [{"Update": {"TableName": self.table, **{k: v for k, v in state_update(
+                event.product, subject, event, "change", at, received_at=received_at, expires_at=expires_at).items()
+                if k != "ReturnValues"}}} for subject in moving]  # (a transaction's Update answers no values)
+            try:
+                self.client().transact_write_items(TransactItems=[decision, *updates])
+            except ClientError as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+                if len(reasons) != 1 + len(moving):
+                    raise LedgerUnavailable(f"the ledger's change could not be written: {exc}") from exc
+                if reasons[0] == "ConditionalCheckFailed":  # a retry: its first attempt's decision stands
+                    stored = _decision(exc.response["CancellationReasons"][0].get("Item")) or "advanced"
+                    return self._retried_change(event, subjects, stored)
+                ended = [s for s, code in zip(moving, reasons[1:], strict=True) if code == "ConditionalCheckFailed"]
+                if ended and all(code in (None, "None", "ConditionalCheckFailed") for code in reasons):
+                    refused += ended
+                    moving = [s for s in moving if s not in ended]
+                    continue
+                if "TransactionConflict" in reasons and conflicts < TRANSACTION_CONFLICT_RETRIES:
+                    conflicts += 1  # another write of one of these items was under way: try again shortly
+                    time.sleep(0.02 * conflicts)
+                    continue
+                raise LedgerUnavailable(f"the ledger's change could not be written: {exc}") from exc
+            except BotoCoreError as exc:
+                raise LedgerUnavailable(f"the ledger's change could not be written: {exc}") from exc
+            return _Changed(None, {**{s: _Moved("stale") for s in refused},
+                                   **{s: _Moved("advanced", place=self._place_now(event, s)) for s in moving}})
+        return _Changed(None, {s: _Moved("stale") for s in refused})  # every subject ended: nothing written
+
+    def _retried_change(self, event: InboundEvent, subjects: tuple[str, ...], stored: StateChange) -> _Changed:
+        """A retry of a change: the decision of its first attempt; an ``advanced`` one holds its subjects'
+        states at its first number, or has moved on where a newer change moved them since."""
+        if stored != "advanced":
+            return _Changed(stored, {s: _Moved(stored) for s in subjects})
+        return _Changed(stored, {s: _Moved("advanced", retried=True, place=self._place_now(event, s))
+                                 for s in subjects})
+
+    def _place_now(self, event: InboundEvent, subject: str) -> Place:
+        """The place of ``event`` in ``subject``'s order, read (consistent GetItem) after its transaction: the
+        state's ``seq`` if the state is still this event's, else moved on (a newer change moved it since)."""
+        try:
+            item = self.client().get_item(
+                TableName=self.table, Key=state_key(event.product, subject), ConsistentRead=True,
+                ProjectionExpression="#id, #seq", ExpressionAttributeNames={"#id": "event_id", "#seq": SEQUENCE},
+            ).get("Item") or {}
+        except (ClientError, BotoCoreError) as exc:
+            raise LedgerUnavailable(f"the ledger's state could not be read: {exc}") from exc
+        if _read(item.get("event_id")) != event.event_id:
+            return Place(moved_on=True)
+        sequence = _read(item.get(SEQUENCE))
+        return Place(sequence if isinstance(sequence, int) else None)
 
     def _write_once(self, event: InboundEvent, change: StateChange, expires_at: int) -> StateChange | None:
         """Write the event's decision unless one is there: None when this call wrote it, else the stored one."""
@@ -514,6 +607,36 @@ class Ledger:
             raise LedgerUnavailable(f"the delivery watermark could not be written: {exc}") from exc
         except BotoCoreError as exc:
             raise LedgerUnavailable(f"the delivery watermark could not be written: {exc}") from exc
+        return True
+
+    def claim_deliveries(self, destination: str, product: str, sequences: Mapping[str, int], event_id: str) -> bool:
+        """``claim_delivery`` for every subject of the event at once: one subject, its UpdateItem; several (a
+        deletion of several files), one TransactWriteItems of those updates, so the claim is whole or nothing:
+        refused on one subject (a newer state of it was sent), no other subject's watermark is raised for a
+        message that is then dropped (it would refuse that subject's older states for a state never sent).
+        A transaction cancelled by a conflicting write (two messages of one file at once: the groups are per
+        primary subject) is ``LedgerUnavailable``: the message is handed back and claimed again."""
+        if len(sequences) == 1:
+            [(subject, sequence)] = sequences.items()
+            return self.claim_delivery(destination, product, subject, sequence, event_id)
+        expires_at = self._watermark_expiry()
+        claims = [{"Update": {
+            "TableName": self.table, "Key": delivered_key(destination, product, subject),
+            "UpdateExpression": "SET #seq = :seq, #id = :id, #expires = :expires",
+            "ConditionExpression": CLAIM_CONDITION,
+            "ExpressionAttributeNames": {"#seq": SEQUENCE, "#id": "event_id", "#expires": "expires_at"},
+            "ExpressionAttributeValues": {":seq": _n(sequence), ":id": _s(event_id), ":expires": _n(expires_at)}}}
+            for subject, sequence in sequences.items()]
+        try:
+            self.client().transact_write_items(TransactItems=claims)
+        except ClientError as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            if "ConditionalCheckFailed" in reasons and all(
+                    code in (None, "None", "ConditionalCheckFailed") for code in reasons):
+                return False
+            raise LedgerUnavailable(f"the delivery watermarks could not be written: {exc}") from exc
+        except BotoCoreError as exc:
+            raise LedgerUnavailable(f"the delivery watermarks could not be written: {exc}") from exc
         return True
 
     def _watermark_expiry(self) -> int:
