@@ -16,10 +16,12 @@ kinds of item (``pk``, ``sk``):
   event_ids that advanced the subject are kept on it (``advanced_by``; at most one per rank), so a retry of
   an event that advanced it is ``advanced`` again, never read-then-write. Every update that moves it adds
   one to ``seq`` (the first starts it at the time in milliseconds) and reads it back on the same call
-  (``ReturnValues``): the event's place in the order the ledger decided the subject's states (``Place``),
-  which forwarding carries to each destination.
-* ``event#{product}#{event_id}``, ``decision``: the decision of an event that did not advance anything,
-  written once (``attribute_not_exists``), so its retry gets what it got the first time.
+  (``ReturnValues``): the event's place in the order the ledger decided the subject's states (``Place``, one
+  per subject), which forwarding carries to each destination. A ``change`` (not monotonic, not kept in
+  ``advanced_by``) moves its subjects in one TransactWriteItems with its decision item, so its retry, which
+  finds that item, moves nothing (``Ledger._move_change``); its place is then read (one GetItem per subject).
+* ``event#{product}#{event_id}``, ``decision``: the decision of an event that did not advance anything, and
+  of every ``change``, written once (``attribute_not_exists``), so its retry gets what it got the first time.
 * ``resource#{id}``, ``{product}#{event_id}``: one entry per resource the event names (its subjects, FileIds,
   TaskId, MaterialIds, ProjectId), one PutItem each, beside the state's update. A retry rewrites the same
   items. An entry's ``state_change`` is read back from the two items above.
@@ -28,8 +30,10 @@ kinds of item (``pk``, ``sk``):
   conditional UpdateItem that refuses an older state once a newer one was sent (lib/forward/order.py).
 
 Every item carries ``expires_at`` (the table's TTL attribute): LEDGER_RETENTION_DAYS (90) after it was
-written. An advanced event costs one UpdateItem per subject and one PutItem per resource, all issued side
-by side, beside the archive's PutObject: no sequential round trip is added to a delivery. (PutItem rather
+written; a watermark at least ``DELIVERED_MIN_DAYS`` (the messages it guards live that long). An advanced
+event costs one UpdateItem per subject and one PutItem per resource, all issued side by side, beside the
+archive's PutObject: no sequential round trip is added to a delivery (a ``change`` adds its GetItems after
+its transaction, still beside the archive's write). (PutItem rather
 than BatchWriteItem: an event names two or three resources, the calls run in parallel anyway, and a cold
 start then loads no other DynamoDB operation than the idempotency records already use.)
 """
@@ -51,8 +55,8 @@ from lib.observability import logger
 from lib.routing import LEGACY, RANK_DELETED, RANK_FINAL, Order, Position, Route, find_route, position
 from lib.settings import ConfigError, Settings
 
-__all__ = ["Entry", "Ledger", "LedgerUnavailable", "Pending", "Place", "StateChange", "SubjectState", "ledger_for",
-           "retention_days"]
+__all__ = ["DELIVERED_MIN_DAYS", "Entry", "Ledger", "LedgerUnavailable", "Pending", "Place", "StateChange",
+           "SubjectState", "ledger_for", "retention_days"]
 
 STATE, DECISION, DELIVERED = "state", "decision", "delivered"
 SEQUENCE = "seq"  # the state item's number of its latest move; the watermark's newest sequence sent
@@ -61,6 +65,14 @@ BATCH_ATTEMPTS = 5  # BatchGetItem (lookups): the first call and four retries of
 # PULL_CONCURRENCY (64) events at once, each with an update and two or three entries in flight.
 WORKERS = 192
 DEFAULT_RETENTION_DAYS = 90
+# A watermark (``delivered#``) must outlive every message it guards, whatever LEDGER_RETENTION_DAYS says: a message
+# waits in its queue up to its destination's max age (at most SQS's 14 days), then up to 14 days in the dead-letter
+# queue, and ``forward redrive`` sends it back with its age reset. A watermark that expired first would let that
+# older state through after a newer one; this one is rewritten at every claim, so it lives 28 days past the last.
+DELIVERED_MIN_DAYS = 28
+# A change's transaction cancelled because another write of one of its items was under way: tried again this many
+# times before the delivery is refused (503: Tencent's retry converges).
+TRANSACTION_CONFLICT_RETRIES = 3
 
 
 class LedgerUnavailable(Exception):
@@ -222,7 +234,7 @@ def state_update(product: str, subject: str, event: InboundEvent, order: Order, 
     update = ("SET #rank = :rank, #final = :final, #type = :type, #status = :status, #id = :id, #at = :at, "
               "#product = :product, #subject = :subject, #expires = :expires, "
               "#seq = if_not_exists(#seq, :first) + :one")
-    if order == "change":  # its retry is answered by its decision item (Ledger._claim): advanced_by stays bounded
+    if order == "change":  # its retry is answered by its decision item (Ledger._move_change): advanced_by stays bounded
         condition = CHANGE_CONDITION
         values[":ended"] = _n(RANK_FINAL)  # below every final rank (an end, a final status, a deletion)
     else:
@@ -250,15 +262,28 @@ def judge(old: dict[str, Any], event_id: str, order: Order, rank: int) -> StateC
     return "repeated" if old_rank == rank else "stale"
 
 
-def place_of(old: dict[str, Any], event_id: str, change: StateChange) -> Place:
+def holds_same_state(old: dict[str, Any], event: InboundEvent, order: Order) -> bool:
+    """Whether the state item ``old`` holds the very state ``event`` reports: the same EventType and, where the
+    order ranks by status, the same status. A ``repeated`` event is only at the rank the subject holds, which
+    several states share: two facts of a file (an upload, then its persistence, both rank 1), two final
+    statuses, two statuses Tencent may add later. Elsewhere the status is no part of the state: an ``end``'s
+    is a result code, and a legacy v2.0 copy of a task's end gives it as ``0`` where the v3 event has none."""
+    if _read(old.get("event_type")) != event.event_type:
+        return False
+    return order != "status" or _read(old.get("status")) == event.summary.status
+
+
+def place_of(old: dict[str, Any], event: InboundEvent, order: Order, change: StateChange) -> Place:
     """The place of an event whose update was refused, from the item DynamoDB returned: a retry of the event
     that holds the state has that state's sequence; a retry of an event that advanced the subject once, now
-    held by another event, has moved on (no sequence: what was sent since is newer). A ``repeated`` copy is the
-    state the subject holds, so it shares that state's sequence (it is not sent after a newer one either); a
+    held by another event, has moved on (no sequence: what was sent since is newer). A ``repeated`` copy of the
+    state the subject holds shares that state's sequence (it is not sent after a newer one either); a
+    ``repeated`` event at that rank which is another state (an earlier fact re-sent after a later one) has
+    moved on too: sharing the number would let it through the watermark after the state it is not. A
     ``stale`` event holds no place (nothing is added to the order): no sequence, not moved on."""
     if change == "stale":
         return Place()
-    if change == "repeated" or _read(old.get("event_id")) == event_id:
+    if _read(old.get("event_id")) == event.event_id or (change == "repeated" and holds_same_state(old, event, order)):
         sequence = _read(old.get(SEQUENCE))
         return Place(sequence if isinstance(sequence, int) else None)  # (an item written before seq: none)
     return Place(moved_on=True)
@@ -289,11 +314,13 @@ class Place:
 
 class Pending:
     """A recording under way (its calls run on the ledger's threads); ``result`` waits for its state_change,
-    ``place`` says where it stands in its subject's order."""
+    ``places`` says where it stands in each of its subjects' order (``place``: its primary subject's)."""
 
     def __init__(self, decision: Future[StateChange], entries: list[Future[None]],
-                 primary: Future[_Moved] | None = None) -> None:
-        self._decision, self._entries, self._primary = decision, entries, primary
+                 moves: Mapping[str, Future[_Moved]] | None = None, changed: Future[_Changed] | None = None,
+                 primary: str | None = None) -> None:
+        self._decision, self._entries, self._moves, self._changed = decision, entries, moves or {}, changed
+        self._primary = primary
 
     def result(self) -> StateChange:
         """The event's state_change once every write is done; ``LedgerUnavailable`` if one failed."""
@@ -306,11 +333,19 @@ class Pending:
             raise LedgerUnavailable(f"the ledger write failed: {first}") from first
         return self._decision.result()
 
+    def places(self) -> dict[str, Place]:
+        """The event's place in each subject's order (after ``result``; waits for the subjects' updates): a
+        deletion of several files is a state of each, ordered against each file's own events."""
+        if self._changed is not None:
+            if self._changed.exception() is not None:
+                return {}
+            return {subject: moved.place for subject, moved in self._changed.result().moves.items()}
+        return {subject: future.result().place for subject, future in self._moves.items()
+                if future.exception() is None}
+
     def place(self) -> Place:
-        """The event's place in its primary subject's order (after ``result``; waits for the subject's update)."""
-        if self._primary is None or self._primary.exception() is not None:
-            return Place()
-        return self._primary.result().place
+        """The event's place in its primary subject's order (``event.summary.subject``)."""
+        return self.places().get(self._primary, Place()) if self._primary else Place()
 
 
 @dataclass(frozen=True)
@@ -321,6 +356,15 @@ class _Moved:
     change: StateChange
     retried: bool = False
     place: Place = Place()
+
+
+@dataclass(frozen=True)
+class _Changed:
+    """What a ``change`` event's transaction said: the decision its first attempt stored, when this is a retry
+    (None: this attempt decided), and what it did to each subject."""
+
+    stored: StateChange | None
+    moves: dict[str, _Moved]
 
 
 def named_elsewhere(event: InboundEvent) -> tuple[str, ...]:
@@ -338,10 +382,11 @@ class Ledger:
     # --------------------------------------------------------------------------- writing
 
     def record(self, event: InboundEvent, *, delivery: str, received_at: str, archive_key: str) -> Pending:
-        """Start recording ``event``: one update per subject, its entries, a read of each other resource it names
-        (a deleted file makes a task event stale) and, for a ``change``, its decision, all side by side on the
-        ledger's threads; the decision (and, when it did not advance, its decision item) is made on a thread too.
-        The caller archives meanwhile, then waits on ``Pending.result``."""
+        """Start recording ``event``: one update per subject (for a ``change``, one transaction of its subjects'
+        updates and its decision item), its entries, a read of each other resource it names (a deleted file makes
+        a task event stale), all side by side on the ledger's threads; the decision (and, when it did not advance,
+        its decision item) is made on a thread too. The caller archives meanwhile, then waits on
+        ``Pending.result``."""
         expires_at = int(time.time()) + self.retention_days * 86400
         pool = _pool()
         entries = [pool.submit(self._write_entry, self._entry_item(event, resource, delivery=delivery,
@@ -349,34 +394,38 @@ class Ledger:
                                                                    expires_at=expires_at))
                    for resource in resources_of(event)]
         route = route_of(event)
-        moves: list[Future[_Moved]] = []
+        subjects = tuple(dict.fromkeys(event.summary.subjects))
+        moves: dict[str, Future[_Moved]] = {}
         guards: list[Future[bool]] = []
-        claim: Future[StateChange | None] | None = None
+        changed: Future[_Changed] | None = None
         if route is not None:  # an event of no subject (an unknown EventType) cannot be behind anything
             at = position(route.order, event.summary.status)
-            moves = [pool.submit(self._move, event, subject, route.order, at, received_at, expires_at)
-                     for subject in event.summary.subjects]
+            if route.order == "change" and subjects:
+                changed = pool.submit(self._move_change, event, subjects, at, received_at, expires_at)
+            else:
+                moves = {subject: pool.submit(self._move, event, subject, route.order, at, received_at, expires_at)
+                         for subject in subjects}
             if route.order != "delete":
                 guards = [pool.submit(self._deleted, event.product, other) for other in named_elsewhere(event)]
-            if route.order == "change" and moves:
-                claim = pool.submit(self._claim, event, expires_at)
         # Submitted last: every future it waits on was queued before it, so it never waits on a queued task.
-        decision = pool.submit(self._decide, event, moves, guards, claim, expires_at)
-        return Pending(decision, entries, moves[0] if moves else None)  # moves[0]: event.summary.subject
+        decision = pool.submit(self._decide, event, list(moves.values()), guards, changed, expires_at)
+        return Pending(decision, entries, moves, changed, subjects[0] if subjects else None)
 
     def _decide(self, event: InboundEvent, moves: list[Future[_Moved]], guards: list[Future[bool]],
-                claim: Future[StateChange | None] | None, expires_at: int) -> StateChange:
-        moved = [m.result() for m in moves]
+                changed: Future[_Changed] | None, expires_at: int) -> StateChange:
         deleted = any(g.result() for g in guards)
-        change = combine(m.change for m in moved)
-        if claim is not None:  # a change: its decision item was claimed as "advanced" beside the update
-            stored = claim.result()
-            if stored is not None:
-                return stored  # a retry: what it got the first time
-            if change == "advanced" and not deleted:
+        if changed is not None:  # a change: its decision item was written "advanced" with its updates, or not at all
+            answer = changed.result()
+            if answer.stored is not None:
+                return answer.stored  # a retry: what it got the first time
+            if combine(m.change for m in answer.moves.values()) != "advanced":
+                return self._remember(event, "stale", expires_at)  # every subject had ended or was deleted
+            if not deleted:
                 return "advanced"
-            self._write_decision(event, "stale", expires_at)  # its first time, after an end or a deletion
+            self._write_decision(event, "stale", expires_at)  # its first time, naming a deleted file or material
             return "stale"
+        moved = [m.result() for m in moves]
+        change = combine(m.change for m in moved)
         if change != "advanced":
             return self._remember(event, "stale" if deleted else change, expires_at)
         if not deleted:
@@ -396,7 +445,7 @@ class Ledger:
                 raise LedgerUnavailable(f"the ledger's state update failed: {exc}") from exc
             old = exc.response.get("Item") or {}
             change = judge(old, event.event_id, order, at.rank)
-            return _Moved(change, retried=change == "advanced", place=place_of(old, event.event_id, change))
+            return _Moved(change, retried=change == "advanced", place=place_of(old, event, order, change))
         except BotoCoreError as exc:
             raise LedgerUnavailable(f"the ledger's state update failed: {exc}") from exc
         sequence = _read((answer.get("Attributes") or {}).get(SEQUENCE))
@@ -413,10 +462,73 @@ class Ledger:
         rank = _read((item.get("Item") or {}).get("rank"))
         return isinstance(rank, int) and rank >= RANK_DELETED
 
-    def _claim(self, event: InboundEvent, expires_at: int) -> StateChange | None:
-        """A ``change`` event's decision, written ``advanced`` beside its update (no round trip after it), once:
-        None when this call wrote it, else what the first attempt decided."""
-        return self._write_once(event, "advanced", expires_at)
+    def _move_change(self, event: InboundEvent, subjects: tuple[str, ...], at: Position, received_at: str,
+                     expires_at: int) -> _Changed:
+        """Move a ``change`` event's subjects and write its decision ``advanced`` in one TransactWriteItems: both
+        or neither. A change is not monotonic (its condition passes until the subject ends), so without the
+        decision in the same transaction a retry of change A after change B would move the state back to A and
+        number it after B. Here a retry finds its decision item (the Put's condition cancels the transaction,
+        and ``CancellationReasons`` hands back the stored item: ``ReturnValuesOnConditionCheckFailure``) and
+        moves nothing. A subject whose update is refused (it ended, or was deleted) is ``stale``: the
+        transaction is tried again without it, so the others still move, as an UpdateItem each would.
+        TransactWriteItems answers no values: one consistent GetItem per subject then gives its place."""
+        decision = {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                            "Item": {**decision_key(event.product, event.event_id), "state_change": _s("advanced"),
+                                     "expires_at": _n(expires_at)}}}
+        moving, refused = list(subjects), []
+        conflicts = 0
+        while moving:
+            updates = [{"Update": {"TableName": self.table, **{k: v for k, v in state_update(
+                event.product, subject, event, "change", at, received_at=received_at, expires_at=expires_at).items()
+                if k != "ReturnValues"}}} for subject in moving]  # (a transaction's Update answers no values)
+            try:
+                self.client().transact_write_items(TransactItems=[decision, *updates])
+            except ClientError as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+                if len(reasons) != 1 + len(moving):
+                    raise LedgerUnavailable(f"the ledger's change could not be written: {exc}") from exc
+                if reasons[0] == "ConditionalCheckFailed":  # a retry: its first attempt's decision stands
+                    stored = _decision(exc.response["CancellationReasons"][0].get("Item")) or "advanced"
+                    return self._retried_change(event, subjects, stored)
+                ended = [s for s, code in zip(moving, reasons[1:], strict=True) if code == "ConditionalCheckFailed"]
+                if ended and all(code in (None, "None", "ConditionalCheckFailed") for code in reasons):
+                    refused += ended
+                    moving = [s for s in moving if s not in ended]
+                    continue
+                if "TransactionConflict" in reasons and conflicts < TRANSACTION_CONFLICT_RETRIES:
+                    conflicts += 1  # another write of one of these items was under way: try again shortly
+                    time.sleep(0.02 * conflicts)
+                    continue
+                raise LedgerUnavailable(f"the ledger's change could not be written: {exc}") from exc
+            except BotoCoreError as exc:
+                raise LedgerUnavailable(f"the ledger's change could not be written: {exc}") from exc
+            return _Changed(None, {**{s: _Moved("stale") for s in refused},
+                                   **{s: _Moved("advanced", place=self._place_now(event, s)) for s in moving}})
+        return _Changed(None, {s: _Moved("stale") for s in refused})  # every subject ended: nothing written
+
+    def _retried_change(self, event: InboundEvent, subjects: tuple[str, ...], stored: StateChange) -> _Changed:
+        """A retry of a change: the decision of its first attempt; an ``advanced`` one holds its subjects'
+        states at its first number, or has moved on where a newer change moved them since."""
+        if stored != "advanced":
+            return _Changed(stored, {s: _Moved(stored) for s in subjects})
+        return _Changed(stored, {s: _Moved("advanced", retried=True, place=self._place_now(event, s))
+                                 for s in subjects})
+
+    def _place_now(self, event: InboundEvent, subject: str) -> Place:
+        """The place of ``event`` in ``subject``'s order, read (consistent GetItem) after its transaction: the
+        state's ``seq`` if the state is still this event's, else moved on (a newer change moved it since)."""
+        try:
+            item = self.client().get_item(
+                TableName=self.table, Key=state_key(event.product, subject), ConsistentRead=True,
+                ProjectionExpression="#id, #seq", ExpressionAttributeNames={"#id": "event_id", "#seq": SEQUENCE},
+            ).get("Item") or {}
+        except (ClientError, BotoCoreError) as exc:
+            raise LedgerUnavailable(f"the ledger's state could not be read: {exc}") from exc
+        if _read(item.get("event_id")) != event.event_id:
+            return Place(moved_on=True)
+        sequence = _read(item.get(SEQUENCE))
+        return Place(sequence if isinstance(sequence, int) else None)
 
     def _write_once(self, event: InboundEvent, change: StateChange, expires_at: int) -> StateChange | None:
         """Write the event's decision unless one is there: None when this call wrote it, else the stored one."""
@@ -481,7 +593,7 @@ class Ledger:
         when nothing was sent yet, an older sequence was, or this one (the message's own retry, a repeated copy
         of the state); False when a newer state was sent (or is being sent) there. ``LedgerUnavailable`` when
         DynamoDB fails."""
-        expires_at = int(time.time()) + self.retention_days * 86400
+        expires_at = self._watermark_expiry()
         try:
             self.client().update_item(
                 TableName=self.table, Key=delivered_key(destination, product, subject),
@@ -496,6 +608,40 @@ class Ledger:
         except BotoCoreError as exc:
             raise LedgerUnavailable(f"the delivery watermark could not be written: {exc}") from exc
         return True
+
+    def claim_deliveries(self, destination: str, product: str, sequences: Mapping[str, int], event_id: str) -> bool:
+        """``claim_delivery`` for every subject of the event at once: one subject, its UpdateItem; several (a
+        deletion of several files), one TransactWriteItems of those updates, so the claim is whole or nothing:
+        refused on one subject (a newer state of it was sent), no other subject's watermark is raised for a
+        message that is then dropped (it would refuse that subject's older states for a state never sent).
+        A transaction cancelled by a conflicting write (two messages of one file at once: the groups are per
+        primary subject) is ``LedgerUnavailable``: the message is handed back and claimed again."""
+        if len(sequences) == 1:
+            [(subject, sequence)] = sequences.items()
+            return self.claim_delivery(destination, product, subject, sequence, event_id)
+        expires_at = self._watermark_expiry()
+        claims = [{"Update": {
+            "TableName": self.table, "Key": delivered_key(destination, product, subject),
+            "UpdateExpression": "SET #seq = :seq, #id = :id, #expires = :expires",
+            "ConditionExpression": CLAIM_CONDITION,
+            "ExpressionAttributeNames": {"#seq": SEQUENCE, "#id": "event_id", "#expires": "expires_at"},
+            "ExpressionAttributeValues": {":seq": _n(sequence), ":id": _s(event_id), ":expires": _n(expires_at)}}}
+            for subject, sequence in sequences.items()]
+        try:
+            self.client().transact_write_items(TransactItems=claims)
+        except ClientError as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            if "ConditionalCheckFailed" in reasons and all(
+                    code in (None, "None", "ConditionalCheckFailed") for code in reasons):
+                return False
+            raise LedgerUnavailable(f"the delivery watermarks could not be written: {exc}") from exc
+        except BotoCoreError as exc:
+            raise LedgerUnavailable(f"the delivery watermarks could not be written: {exc}") from exc
+        return True
+
+    def _watermark_expiry(self) -> int:
+        """When a watermark claimed now expires: the retention, and never before ``DELIVERED_MIN_DAYS``."""
+        return int(time.time()) + max(self.retention_days, DELIVERED_MIN_DAYS) * 86400
 
     def _entry_item(self, event: InboundEvent, resource: str, *, delivery: str, received_at: str, archive_key: str,
                     expires_at: int) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def run_effects(event: InboundEvent, *, delivery: Delivery, settings: Settings,
     if not archived.created:
         logger.info("event already archived; publishing again", extra={"archive_key": key})
     state_change = _state_change(pending, key)
-    place = pending.place() if pending is not None else None  # known already: the same calls' answers
+    places = pending.places() if pending is not None else None  # known already: the same calls' answers
     # The events table's row, side by side with the notification (its round trip is not added to the
     # callback's). Once per event: with IDEMPOTENCY_TABLE these effects run once per accepted event (a failed
     # attempt releases its record: its retry writes the row again, and the events view keeps one); without
@@ -111,7 +111,7 @@ def run_effects(event: InboundEvent, *, delivery: Delivery, settings: Settings,
                               stream=settings.events_stream_name)
     try:
         with forward.queued_alongside(event, archived, delivery=delivery, received_at=stamp, settings=settings,
-                                      state_change=state_change, place=place):
+                                      state_change=state_change, places=places):
             notify(event, archived, delivery=delivery, received_at=stamp, settings=settings,
                    state_change=state_change)
     finally:

@@ -319,7 +319,7 @@ def atomic_moto_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
+    for name in ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items"):
         original = getattr(DynamoDBBackend, name, None)
         if original is None or getattr(original, "_atomic", False):
             continue

@@ -5,13 +5,14 @@ is not forwarded unless asked for) and side by side with publishing, in a thread
 destination adds an SQS call's time to the callback only where it is longer than SNS's. Like publishing,
 it must succeed before the delivery is acknowledged: a failure is a 503 and the retry queues again (the
 FIFO queue drops the copy by its deduplication id). Each destination has its own queue (lib/forward/names.py):
-one SendMessageBatch per destination, one after another in that thread.
+one SendMessageBatch per destination, the destinations' queues sent to side by side
+on threads of their own (``send``), so the callback waits for the slowest queue, not for the sum.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -52,7 +53,7 @@ def matching(event: InboundEvent, settings: Settings, state_change: StateChange 
 
 def messages(event: InboundEvent, archived: ArchivedObject, destinations: list[Destination], *,
              delivery: Delivery, received_at: str, state_change: StateChange | None,
-             sequence: int | None = None) -> list[Queued]:
+             sequences: dict[str, int] | None = None) -> list[Queued]:
     cloud_event_body: str | None = None
     tencent_body: str | None = None
     if any(d.format == "cloudevents" for d in destinations):
@@ -64,11 +65,17 @@ def messages(event: InboundEvent, archived: ArchivedObject, destinations: list[D
                      subject=event.summary.subject, queued_at=now,
                      body=cloud_event_body if d.format == "cloudevents" else tencent_body,
                      archive_bucket=archived.bucket, archive_key=archived.key, format=d.format, legacy=event.legacy,
-                     sequence=sequence)
+                     sequences=sequences)
               for d in destinations]
     # a tencent body too large for its message goes by claim check (the archive holds Tencent's bytes); a
     # CloudEvent is within SNS's 256 KiB, as publishing it already requires
     return [q.fitting() if q.format == "tencent" else q for q in queued]
+
+
+def sequences_of(places: Mapping[str, Place] | None) -> dict[str, int] | None:
+    """Each subject's sequence, for the messages (None when no subject has one: the message stays small)."""
+    found = {subject: p.sequence for subject, p in (places or {}).items() if p.sequence is not None}
+    return found or None
 
 
 def batches(queued: list[Queued]) -> Iterator[list[tuple[Queued, str]]]:
@@ -130,20 +137,21 @@ def _queue(event: InboundEvent, archived: ArchivedObject, destinations: list[Des
 @contextmanager
 def queued_alongside(event: InboundEvent, archived: ArchivedObject, *, delivery: Delivery, received_at: str,
                      settings: Settings, state_change: StateChange | None,
-                     place: Place | None = None) -> Iterator[None]:
+                     places: Mapping[str, Place] | None = None) -> Iterator[None]:
     """Queue the event for its destinations while the block (publishing) runs; on leaving, wait for the
     queueing and raise ``StorageUnavailable`` if it failed, so nothing is acknowledged before it is queued.
-    ``place``: what the ledger said of the event's place in its subject's order (None without a ledger); its
-    sequence goes in the messages, and a retry that has moved on goes only where stale events are taken."""
+    ``places``: what the ledger said of the event's place in each subject's order (None without a ledger);
+    their sequences go in the messages, and an event that has moved on in any goes only where stale events
+    are taken."""
     destinations = matching(event, settings, state_change)
-    if place is not None and state_change != "stale":  # (without a ledger nothing knows the resource moved on)
-        destinations = unless_moved_on(event, place, destinations)
+    if places is not None and state_change != "stale":  # (without a ledger nothing knows the resource moved on)
+        destinations = unless_moved_on(event, places, destinations)
     if not destinations:
         yield
         return
     future: Future[None] = _pool.submit(_queue, event, archived, destinations, delivery=delivery,
                                         received_at=received_at, settings=settings, state_change=state_change,
-                                        sequence=place.sequence if place is not None else None)
+                                        sequences=sequences_of(places))
     try:
         yield
     finally:

@@ -50,9 +50,10 @@ class Queued:
     format: str = "cloudevents"
     legacy: bool = False  # the pre-2019 VOD v2.0 format: Tencent does not sign it, nor does the tencent format
     redriven: bool = False  # sent back from the dead-letter queue by `mediahook forward redrive`
-    # the ledger's sequence of this state of ``subject`` (Place): the delivery's watermark (lib/forward/order.py);
-    # None without a ledger, for an event that moved nothing of its own, and in messages queued before it
-    sequence: int | None = None
+    # the ledger's sequence of this state of each subject it moved (Place; a deletion of several files has one per
+    # file): the delivery claims each on its watermark (lib/forward/order.py). None without a ledger, for an event
+    # that moved nothing of its own; a message queued before there were several reads its ``sequence`` (from_json)
+    sequences: dict[str, int] | None = None
     failure: Failure | None = field(default=None)
 
     def to_json(self) -> str:
@@ -69,6 +70,9 @@ class Queued:
     def from_json(cls, text: str) -> Queued:
         document = json.loads(text)
         failure = document.pop("failure", None)
+        sequence = document.pop("sequence", None)  # a message queued when one number (its subject's) was carried
+        if sequence is not None and document.get("sequences") is None and document.get("subject"):
+            document["sequences"] = {document["subject"]: sequence}
         return cls(**document, failure=Failure(**failure) if failure else None)
 
     def dead(self, failure: Failure) -> Queued:

@@ -112,6 +112,39 @@ class MemoryDynamoDB:
             self._wrote(kwargs["TableName"])
         return {}
 
+    def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
+        """The ledger's ``change`` transactions and multi-subject claims: the same approximated conditions, all or
+        none, every item billed twice (a transactional write)."""
+        from botocore.exceptions import ClientError
+
+        self._wait()
+        with self._lock:
+            reasons: list[dict[str, Any]] = []
+            writes: list[tuple[tuple[str, ...], dict[str, Any] | None, dict[str, Any]]] = []
+            for action in kwargs["TransactItems"]:
+                [(kind, request)] = action.items()
+                table, values = request["TableName"], request.get("ExpressionAttributeValues", {})
+                key = self._item_key(table, request["Item"]) if kind == "Put" else self._key(table, request["Key"])
+                old = self.items.get(key)
+                refused = old is not None and (
+                    (kind == "Put" and "attribute_not_exists" in request.get("ConditionExpression", ""))
+                    or (kind == "Update" and ":rank" in values and "rank" in old
+                        and int(old["rank"]["N"]) >= int(values[":rank"]["N"])))
+                reasons.append({"Code": "ConditionalCheckFailed", "Item": old} if refused else {"Code": "None"})
+                writes.append((key, old, request))
+                self.writes[table] = self.writes.get(table, 0) + 2
+            if any(r["Code"] != "None" for r in reasons):
+                raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                                   "CancellationReasons": reasons}, "TransactWriteItems")
+            for key, old, request in writes:
+                if "Item" in request:
+                    self.items[key] = request["Item"]
+                else:
+                    values = request.get("ExpressionAttributeValues", {})
+                    self.items[key] = {**(old or {}), **request["Key"],
+                                       **{k.lstrip(":"): v for k, v in values.items()}}
+        return {}
+
     def delete_item(self, **kwargs: Any) -> dict[str, Any]:
         self._wait()
         with self._lock:

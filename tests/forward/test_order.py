@@ -19,10 +19,11 @@ from botocore.exceptions import ClientError
 import handler
 from lib import aws as aws_clients
 from lib.cli import main as cli
+from lib.errors import StorageUnavailable
 from lib.forward import enqueue, order, retry
 from lib.forward.message import Queued
 from scripts.sqs_event_source import poll_once, queue_arn
-from tests.conftest import Aws
+from tests.conftest import EVENTS, Aws
 from tests.forward.conftest import Forwarding, new_webhook_secret
 from tests.forward.endpoint import Endpoint, Reply, serving
 from tests.forward.test_delivery import _deliver_all, _post
@@ -87,7 +88,7 @@ def test_a_newer_state_queued_first_is_never_followed_by_the_older_one(
     with serving(lambda n, r: Reply(200)) as endpoint:
         _configure(forwarding, endpoint)
         _race()
-        queued = [(json.loads(m["body"])["data"]["status"], m["sequence"]) for m in forwarding.waiting()]
+        queued = [(json.loads(m["body"])["data"]["status"], m["sequences"][TASK]) for m in forwarding.waiting()]
         # the race happened: the queue's order is not the ledger's
         [(first_status, finish), (second_status, processing)] = queued
         assert (first_status, second_status) == ("FINISH", "PROCESSING") and finish == processing + 1
@@ -169,7 +170,7 @@ def test_without_a_ledger_nothing_is_numbered_or_claimed(aws: Aws, forwarding: F
     with serving(lambda n, r: Reply(200)) as endpoint:
         _configure(forwarding, endpoint)
         _race()
-        assert [m["sequence"] for m in forwarding.waiting()] == [None, None]
+        assert [m["sequences"] for m in forwarding.waiting()] == [None, None]
         _deliver_all(forwarding)
     assert _statuses(endpoint) == ["FINISH", "PROCESSING"]  # the order they were queued in: no guarantee
     claimed.assert_not_called()
@@ -231,3 +232,73 @@ def test_a_redriven_dead_letter_is_delivered_when_nothing_newer_was_sent(
     assert [(json.loads(r.body)["data"]["status"], reply.status) for r, reply in endpoint.requests] == [
         ("PROCESSING", 400), ("PROCESSING", 200)]
     assert forwarding.waiting(dead=True) == []
+
+
+def _event_types(endpoint: Endpoint) -> list[tuple[str, str | None]]:
+    return [(json.loads(r.body)["data"]["event_type"], json.loads(r.body).get("subject"))
+            for r, _ in endpoint.requests]
+
+
+def _switcher(status: str, n: int) -> dict[str, Any]:
+    document = json.loads(json.loads((EVENTS / "cme" / "Project.Switcher.StatusChanged.json").read_text())["body"])
+    document["ProjectSwitcherStatusChangedEvent"]["Status"] = status
+    document["Seq"] = n
+    return document
+
+
+def test_a_retried_change_is_never_delivered_after_the_newer_change(aws: Aws, ledger_table: str,
+                                                                     forwarding: Forwarding) -> None:
+    started, stopped = _switcher("Started", 0), _switcher("Stopped", 1)
+    with serving(lambda n, r: Reply(200)) as endpoint:
+        _configure(forwarding, endpoint)
+        # the first attempt is recorded, then its queueing fails: 503, Tencent retries it later
+        with mock.patch.object(enqueue, "send", side_effect=StorageUnavailable("queue down")):
+            assert _post(started, "cme")["statusCode"] == 503
+        assert _post(stopped, "cme")["statusCode"] == 200
+        assert _post(started, "cme")["statusCode"] == 200  # the retry, the same bytes
+        _deliver_all(forwarding)
+    assert _statuses(endpoint, accepted=False) == ["Stopped"]  # never Started after Stopped
+
+
+def test_a_resent_earlier_fact_is_never_delivered_after_a_later_fact(aws: Aws, ledger_table: str,
+                                                                     forwarding: Forwarding) -> None:
+    file_id = "5285890784246800051"
+    upload = {"EventType": "NewFileUpload", "FileUploadEvent": {"FileId": file_id, "MediaBasicInfo": {"Name": "a"}}}
+    persisted = {"EventType": "PersistenceComplete", "PersistenceCompleteEvent": {"FileId": file_id}}
+    with serving(lambda n, r: Reply(200)) as endpoint:
+        _configure(forwarding, endpoint)
+        for document in (upload, persisted, _copy(upload)):
+            assert _post(document)["statusCode"] == 200
+        _deliver_all(forwarding)
+    assert _event_types(endpoint) == [("NewFileUpload", file_id), ("PersistenceComplete", file_id)]
+
+
+def test_a_deletion_of_two_files_is_never_followed_by_an_older_fact_of_the_second(
+        aws: Aws, ledger_table: str, forwarding: Forwarding, capsys: pytest.CaptureFixture[str]) -> None:
+    one, two = "5285890784246800061", "5285890784246800062"
+    persisted = {"EventType": "PersistenceComplete", "PersistenceCompleteEvent": {"FileId": two}}
+    deletion = {"EventType": "FileDeleted", "FileDeleteEvent": {"FileIdSet": [one, two]}}
+    original = enqueue.send
+    fact_waiting, deletion_sent = threading.Event(), threading.Event()
+
+    def send(*args: Any, **kwargs: Any) -> None:
+        """The fact of the second file, decided before the deletion, reaches its queue after it."""
+        queued: list[Queued] = next(a for a in (*args, *kwargs.values()) if isinstance(a, list))
+        if any(q.event_type == "PersistenceComplete" for q in queued):
+            fact_waiting.set()
+            assert deletion_sent.wait(10)
+            original(*args, **kwargs)
+            return
+        original(*args, **kwargs)
+        deletion_sent.set()
+
+    with serving(lambda n, r: Reply(200)) as endpoint:
+        _configure(forwarding, endpoint)
+        with mock.patch.object(enqueue, "send", send), ThreadPoolExecutor(1) as pool:
+            fact = pool.submit(_post, persisted)
+            assert fact_waiting.wait(10)
+            assert _post(deletion)["statusCode"] == 200
+            assert fact.result(timeout=20)["statusCode"] == 200
+        _deliver_all(forwarding)
+    assert _event_types(endpoint) == [("FileDeleted", one)]  # the fact of the second file never after it
+    assert "ForwardSuperseded" in capsys.readouterr().out

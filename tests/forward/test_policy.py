@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import random
 import socket
 from datetime import UTC, datetime, timedelta
@@ -144,6 +145,17 @@ def test_message_groups_keep_a_resource_of_a_destination_together() -> None:
     assert Queued.from_json(queued.to_json()) == queued
     assert queued.deduplication_id != Queued("other", "e" * 64, "vod", "NewFileUpload", "f", 0.0, "{}", "b",
                                              "k").deduplication_id
+
+
+def test_a_message_carries_a_sequence_per_subject_and_one_queued_with_a_single_sequence_still_reads() -> None:
+    queued = Queued("app", "e" * 64, "vod", "FileDeleted", "f1", 0.0, "{}", "b", "k", sequences={"f1": 7, "f2": 9})
+    assert Queued.from_json(queued.to_json()) == queued
+    older = json.loads(queued.to_json())
+    del older["sequences"]
+    older["sequence"] = 7  # a message queued before there were several: its subject's number
+    assert Queued.from_json(json.dumps(older)).sequences == {"f1": 7}
+    older["sequence"] = None
+    assert Queued.from_json(json.dumps(older)).sequences is None
 
 
 def test_a_queued_message_leaves_room_for_its_dead_letters_failure() -> None:

@@ -517,3 +517,89 @@ def test_the_delivery_watermark_passes_newer_states_and_an_events_own_retry_only
     item = aws_clients.client("dynamodb").get_item(TableName=ledger_table, Key={
         "pk": {"S": "delivered#app#vod#t-1"}, "sk": {"S": "delivered"}})["Item"]
     assert item["seq"] == {"N": "3"} and item["event_id"] == {"S": "c"} and int(item["expires_at"]["N"]) > 0
+
+
+def _switcher(status: str, n: int) -> Any:
+    """A CME project's status change (``change`` order): ``n`` makes each one another event."""
+    document, _ = _sample(EVENTS / "cme" / "Project.Switcher.StatusChanged.json")
+    document = copy.deepcopy(document)
+    document["ProjectSwitcherStatusChangedEvent"]["Status"] = status
+    document["Seq"] = n
+    return read_event(document, pinned="cme")
+
+
+def test_a_retried_change_neither_sets_the_state_back_nor_numbers_it_again(aws: Aws, ledger_table: str) -> None:
+    started, stopped = _switcher("Started", 0), _switcher("Stopped", 1)
+    _, first = _place(started)
+    assert first.sequence is not None
+    assert _place(stopped) == ("advanced", Place(first.sequence + 1))
+    # the retry of the older change (the same bytes): what it got the first time, and it has moved on
+    assert _place(started) == ("advanced", Place(None, moved_on=True))
+    state = _ledger().latest("cme", started.summary.subject or "")
+    assert state is not None and (state.event_id, state.status) == (stopped.event_id, "Stopped")
+    assert _place(stopped) == ("advanced", Place(first.sequence + 1))  # the retry of the one holding the state
+    item = aws_clients.client("dynamodb").get_item(TableName=ledger_table, Key={
+        "pk": {"S": f"state#cme#{started.summary.subject}"}, "sk": {"S": "state"}})["Item"]
+    assert item["seq"] == {"N": str(first.sequence + 1)}
+
+
+def test_a_resent_copy_of_an_earlier_fact_shares_no_number_with_a_later_fact(aws: Aws, ledger_table: str) -> None:
+    file_id = "5285890784246800031"
+    upload = {"EventType": "NewFileUpload", "FileUploadEvent": {"FileId": file_id, "MediaBasicInfo": {"Name": "a"}}}
+    persisted = {"EventType": "PersistenceComplete", "PersistenceCompleteEvent": {"FileId": file_id}}
+    _, first = _place(read_event(upload))
+    assert first.sequence is not None
+    assert _place(read_event(persisted)) == ("advanced", Place(first.sequence + 1))
+    # the same rank, but not the state the subject holds: it must not pass the watermark after the later fact
+    assert _place(read_event(_resent(upload))) == ("repeated", Place(None, moved_on=True))
+    assert _place(read_event(_resent(persisted))) == ("repeated", Place(first.sequence + 1))  # the state held
+
+
+def test_a_deletion_of_several_files_has_a_place_in_each_files_order(aws: Aws, ledger_table: str) -> None:
+    one, two = "5285890784246800041", "5285890784246800042"
+    _, uploaded = _place(read_event({"EventType": "NewFileUpload", "FileUploadEvent": {"FileId": two}}))
+    assert uploaded.sequence is not None
+    deletion = read_event({"EventType": "FileDeleted", "FileDeleteEvent": {"FileIdSet": [one, two]}})
+    pending = _ledger().record(deletion, delivery="push", received_at="2026-12-03T00:00:00.000Z", archive_key="k")
+    assert pending.result() == "advanced"
+    places = pending.places()
+    assert places[two] == Place(uploaded.sequence + 1) and places[one].sequence is not None
+    assert pending.place() == places[one]  # the primary subject's
+
+
+def test_a_watermark_outlives_the_messages_it_guards(aws: Aws, ledger_table: str) -> None:
+    from lib.ledger import DELIVERED_MIN_DAYS
+
+    ledger = Ledger(ledger_table, lambda: aws_clients.client("dynamodb"), retention_days=1)
+    before = int(time.time())
+    assert ledger.claim_delivery("app", "vod", "t-9", 1, "a")
+    item = aws_clients.client("dynamodb").get_item(TableName=ledger_table, Key={
+        "pk": {"S": "delivered#app#vod#t-9"}, "sk": {"S": "delivered"}})["Item"]
+    assert DELIVERED_MIN_DAYS >= 28
+    assert int(item["expires_at"]["N"]) >= before + DELIVERED_MIN_DAYS * 86400
+
+
+def test_a_change_of_several_subjects_moves_those_not_deleted_in_one_transaction(aws: Aws, ledger_table: str) -> None:
+    _place(read_event({"EventType": "Material.Deleted", "MaterialDeletedEvent": {"MaterialIdSet": ["m-32"]}},
+                      pinned="cme"))
+    moved = read_event({"EventType": "Material.Moved", "MaterialMovedEvent": {
+        "MaterialIdSet": ["m-31", "m-32"], "DestinationClassPath": "/a"}}, pinned="cme")
+    pending = _ledger().record(moved, delivery="push", received_at="2026-12-03T00:00:00.000Z", archive_key="k")
+    assert pending.result() == "advanced"
+    places = pending.places()
+    assert places["m-31"].sequence is not None and places["m-32"] == Place()  # the deleted one holds no place
+    state = _ledger().latest("cme", "m-32")
+    assert state is not None and state.event_type == "Material.Deleted"
+    again = _ledger().record(moved, delivery="push", received_at="2026-12-03T00:00:01.000Z", archive_key="k")
+    assert again.result() == "advanced" and again.places()["m-31"] == places["m-31"]  # its retry moves nothing
+
+
+def test_several_subjects_watermarks_are_claimed_all_or_none(aws: Aws, ledger_table: str) -> None:
+    ledger = _ledger()
+    assert ledger.claim_delivery("app", "vod", "f-2", 5, "newer")
+    assert not ledger.claim_deliveries("app", "vod", {"f-1": 4, "f-2": 4}, "deletion")  # refused on f-2
+    dynamodb = aws_clients.client("dynamodb")
+    assert "Item" not in dynamodb.get_item(TableName=ledger_table, Key={  # f-1 not claimed for a message dropped
+        "pk": {"S": "delivered#app#vod#f-1"}, "sk": {"S": "delivered"}})
+    assert ledger.claim_deliveries("app", "vod", {"f-1": 6, "f-2": 6}, "later")
+    assert ledger.claim_deliveries("app", "vod", {"f-1": 6, "f-2": 6}, "later")  # its own retry
