@@ -1,7 +1,8 @@
 """Write ``asyncapi.json``: the notifications mediahook sends, described with AsyncAPI 3.0.
 
-Two channels: the SNS events topic (with the message attributes that subscription filter policies
-match) and the EventBridge bus (the entry's source and detail-type, the CloudEvent as ``detail``). The
+Three channels: the SNS events topic (with the message attributes that subscription filter policies
+match), the EventBridge bus (the entry's source and detail-type, the CloudEvent as ``detail``) and a
+forwarding destination, the user's own HTTP endpoint (the CloudEvent signed as Standard Webhooks signs). The
 message's schema is generated from the pydantic model in lib/notification.py, the one the publisher
 builds. ``python scripts/asyncapi.py``; a test keeps the file in sync and validates it with the AsyncAPI
 project's own parser (@asyncapi/parser).
@@ -43,6 +44,21 @@ ATTRIBUTES = {
 }
 
 
+WEBHOOK_HEADERS = {
+    "type": "object",
+    "description": "Standard Webhooks headers (lib/forward/signing.py): verify with the standardwebhooks "
+                   "libraries and the destination's whsec_ secret; dedupe on webhook-id.",
+    "properties": {
+        "webhook-id": {"type": "string", "description": "the CloudEvent's id: the same on every attempt"},
+        "webhook-timestamp": {"type": "string", "pattern": "^[0-9]+$",
+                              "description": "seconds since the epoch, when the attempt was signed"},
+        "webhook-signature": {"type": "string", "pattern": "^v1,[A-Za-z0-9+/]+={0,2}$",
+                              "description": "v1,base64(HMAC-SHA256(key, id.timestamp.body))"},
+    },
+    "required": ["webhook-id", "webhook-timestamp", "webhook-signature"],
+}
+
+
 def _schemas() -> dict[str, Any]:
     from lib.notification import Notification
 
@@ -61,7 +77,8 @@ def build() -> dict[str, Any]:
             "version": version,
             "description": "One CloudEvents 1.0 notification per Tencent Cloud media event (VOD, CME, MPS), sent "
                            "after the event is archived in S3. The same JSON goes to the SNS topic and, where "
-                           "configured, as the detail of an EventBridge event. Dedupe on the CloudEvent id.",
+                           "configured, as the detail of an EventBridge event and to each forwarding destination. "
+                           "Dedupe on the CloudEvent id.",
         },
         "defaultContentType": "application/json",
         "servers": {
@@ -71,6 +88,9 @@ def build() -> dict[str, Any]:
             "eventbridge": {"host": "events.{region}.amazonaws.com", "protocol": "https",
                             "description": "Amazon EventBridge: the bus EVENT_BUS_NAME names (PutEvents)",
                             "variables": {"region": {"default": "us-east-1"}}},
+            "destination": {"host": "{host}", "protocol": "https",
+                            "description": "A forwarding destination: the user's endpoint (forwardDestinations)",
+                            "variables": {"host": {"description": "the destination URL's host"}}},
         },
         "channels": {
             "eventsTopic": {
@@ -92,6 +112,17 @@ def build() -> dict[str, Any]:
                 "parameters": {"bus": {"description": "EVENT_BUS_NAME: mediahook-{stage} with eventBus=create"}},
                 "messages": {"event": {"$ref": "#/components/messages/BusEvent"}},
             },
+            "destination": {
+                "address": "{path}",
+                "title": "A forwarding destination",
+                "description": "Each notification a destination's filter matches, POSTed to its URL by the forward "
+                               "function (docs/forwarding.md): at least once, in order per resource, never an older "
+                               "state after a newer one; 2xx acknowledges. Format cloudevents (this message); "
+                               "format tencent posts Tencent's own body re-signed with the destination's key instead.",
+                "servers": [{"$ref": "#/servers/destination"}],
+                "parameters": {"path": {"description": "the destination URL's path"}},
+                "messages": {"delivery": {"$ref": "#/components/messages/ForwardedNotification"}},
+            },
         },
         "operations": {
             "publishNotification": {
@@ -104,12 +135,21 @@ def build() -> dict[str, Any]:
                 "summary": "Put one event per archived event on the bus (PutEvents, up to 10 per call)",
                 "messages": [{"$ref": "#/channels/eventBus/messages/event"}],
             },
+            "forwardNotification": {
+                "action": "send", "channel": {"$ref": "#/channels/destination"},
+                "summary": "POST one notification to a destination (retried with backoff, then dead-lettered)",
+                "messages": [{"$ref": "#/channels/destination/messages/delivery"}],
+            },
         },
         "components": {
             "messages": {
                 "TopicNotification": {
                     "name": "notification", "title": "A CloudEvent on SNS", "contentType": "application/json",
                     "headers": ATTRIBUTES, "payload": cloud_event,
+                },
+                "ForwardedNotification": {
+                    "name": "delivery", "title": "A CloudEvent POSTed to a destination, signed",
+                    "contentType": "application/json", "headers": WEBHOOK_HEADERS, "payload": cloud_event,
                 },
                 "BusEvent": {
                     "name": "event", "title": "A CloudEvent as an EventBridge event", "contentType": "application/json",

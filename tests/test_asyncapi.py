@@ -34,8 +34,8 @@ def test_the_asyncapi_parser_accepts_it_and_sees_both_channels() -> None:
     code, report = _validate(ROOT / "asyncapi.json")
     assert code == 0, report
     assert report["errors"] == [] and report["warnings"] == []
-    assert report["channels"] == ["eventsTopic", "eventBus"]
-    assert report["operations"] == ["send publishNotification", "send putEvent"]
+    assert report["channels"] == ["eventsTopic", "eventBus", "destination"]
+    assert report["operations"] == ["send publishNotification", "send putEvent", "send forwardNotification"]
 
 
 def test_the_parser_refuses_a_broken_document(tmp_path: Path) -> None:
@@ -75,3 +75,14 @@ def test_the_model_refuses_what_mediahook_never_sends(bad: dict[str, Any]) -> No
         broken["data"] = {**good["data"], **bad["data"]}
     with pytest.raises(ValueError, match="validation error"):
         Notification.model_validate(broken)
+
+
+def test_the_forwarded_headers_are_what_a_destination_receives() -> None:
+    from lib.forward.signing import standard_webhook_headers
+
+    document = json.loads((ROOT / "asyncapi.json").read_text())
+    headers = document["components"]["messages"]["ForwardedNotification"]["headers"]
+    sent = standard_webhook_headers("whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY", "a" * 64, 1764720000, "{}")
+    jsonschema.validate(sent, headers)
+    assert set(sent) == set(headers["properties"]) == set(headers["required"])
+
