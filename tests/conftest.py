@@ -371,3 +371,14 @@ def _one_build_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
 
     with BUILD_LOCK:
         yield
+
+
+# The longest modules first. With ``--dist loadscope`` a module runs whole on one worker, and a long one handed out
+# late keeps the other worker idle until it ends (longest first is the classic cure). test_load (about 2.5 minutes)
+# and the deploy lifecycle (about 2, in the project folder's build lock) start at once on the two workers.
+FIRST_MODULES = ("tests/test_load.py", "tests/test_deploy_lifecycle.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(FIRST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(FIRST_MODULES)))  # stable: the rest as is
