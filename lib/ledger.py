@@ -252,6 +252,17 @@ def state_update(product: str, subject: str, event: InboundEvent, order: Order, 
             "ReturnValues": "UPDATED_NEW", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
 
 
+def claim_update(table: str, destination: str, product: str, subject: str, sequence: int, event_id: str,
+                 expires_at: int) -> dict[str, Any]:
+    """The conditional update of ``subject``'s watermark at ``destination`` (``CLAIM_CONDITION``): the request of
+    ``Ledger.claim_delivery``'s UpdateItem and of each item of ``claim_deliveries``' transaction."""
+    return {"TableName": table, "Key": delivered_key(destination, product, subject),
+            "UpdateExpression": "SET #seq = :seq, #id = :id, #expires = :expires",
+            "ConditionExpression": CLAIM_CONDITION,
+            "ExpressionAttributeNames": {"#seq": SEQUENCE, "#id": "event_id", "#expires": "expires_at"},
+            "ExpressionAttributeValues": {":seq": _n(sequence), ":id": _s(event_id), ":expires": _n(expires_at)}}
+
+
 def judge(old: dict[str, Any], event_id: str, order: Order, rank: int) -> StateChange:
     """What a refused update means, from the item DynamoDB returned with the refusal."""
     if event_id in (_read(old.get("advanced_by")) or set()):
@@ -593,14 +604,10 @@ class Ledger:
         when nothing was sent yet, an older sequence was, or this one (the message's own retry, a repeated copy
         of the state); False when a newer state was sent (or is being sent) there. ``LedgerUnavailable`` when
         DynamoDB fails."""
-        expires_at = self._watermark_expiry()
+        request = claim_update(self.table, destination, product, subject, sequence, event_id,
+                               self._watermark_expiry())
         try:
-            self.client().update_item(
-                TableName=self.table, Key=delivered_key(destination, product, subject),
-                UpdateExpression="SET #seq = :seq, #id = :id, #expires = :expires",
-                ConditionExpression=CLAIM_CONDITION,
-                ExpressionAttributeNames={"#seq": SEQUENCE, "#id": "event_id", "#expires": "expires_at"},
-                ExpressionAttributeValues={":seq": _n(sequence), ":id": _s(event_id), ":expires": _n(expires_at)})
+            self.client().update_item(**request)
         except ClientError as exc:
             if _refused(exc):
                 return False
@@ -620,13 +627,8 @@ class Ledger:
             [(subject, sequence)] = sequences.items()
             return self.claim_delivery(destination, product, subject, sequence, event_id)
         expires_at = self._watermark_expiry()
-        claims = [{"Update": {
-            "TableName": self.table, "Key": delivered_key(destination, product, subject),
-            "UpdateExpression": "SET #seq = :seq, #id = :id, #expires = :expires",
-            "ConditionExpression": CLAIM_CONDITION,
-            "ExpressionAttributeNames": {"#seq": SEQUENCE, "#id": "event_id", "#expires": "expires_at"},
-            "ExpressionAttributeValues": {":seq": _n(sequence), ":id": _s(event_id), ":expires": _n(expires_at)}}}
-            for subject, sequence in sequences.items()]
+        claims = [{"Update": claim_update(self.table, destination, product, subject, sequence, event_id, expires_at)}
+                  for subject, sequence in sequences.items()]
         try:
             self.client().transact_write_items(TransactItems=claims)
         except ClientError as exc:
