@@ -14,7 +14,7 @@ import handler
 from lib import aws as aws_clients
 from lib.auth import Secrets, Verifier
 from lib.cli import main as cli
-from lib.forward import queues
+from lib.forward import names, order, queues
 from scripts.sqs_event_source import drain
 from tests.conftest import BUCKET, Aws, LambdaContext, http_event, response_json
 from tests.forward.conftest import Forwarding, new_webhook_secret
@@ -143,12 +143,29 @@ def test_filters_pick_destinations_and_copies_are_queued_once(aws: Aws, forwardi
     assert "secret" not in json.dumps(queued).replace("secret_param", "")
 
 
-def test_a_redriven_message_whose_resource_moved_on_is_not_sent(
-        aws: Aws, ledger_table: str, forwarding: Forwarding, capsys: pytest.CaptureFixture[str]) -> None:
+def _forget_sequences(forwarding: Forwarding, destination: str) -> None:
+    """Make the dead letters of ``destination`` look queued before messages carried sequences."""
+    dead = names.dead_letter_queue_url(forwarding.prefix, destination)
+    messages = forwarding.sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                                              AttributeNames=["MessageGroupId"])["Messages"]
+    for message in messages:
+        body = json.loads(message["Body"]) | {"sequences": None}
+        forwarding.sqs.send_message(QueueUrl=dead, MessageBody=json.dumps(body), MessageDeduplicationId="old-"
+                                    + message["MessageId"], MessageGroupId=message["Attributes"]["MessageGroupId"])
+        forwarding.sqs.delete_message(QueueUrl=dead, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_a_redriven_message_without_a_sequence_whose_resource_moved_on_is_not_sent(
+        aws: Aws, ledger_table: str, forwarding: Forwarding, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A dead letter queued before messages carried sequences has no watermark to claim: the ledger's latest
+    state decides (lib/forward/order.py ``moved_on``). With a sequence, tests/forward/test_order.py."""
     def task(status: str) -> dict[str, Any]:
         return {"EventType": "ProcedureStateChanged", "ProcedureStateChangeEvent": {
             "TaskId": "1250000002-Procedure-r", "Status": status, "ErrCode": 0, "FileId": "1"}}
 
+    read_latest = mock.Mock(wraps=order.moved_on)
+    monkeypatch.setattr(order, "moved_on", read_latest)
     refuse = {"on": True}
     with serving(lambda n, r: Reply(400) if refuse["on"] and b"PROCESSING" in r.body else Reply(200)) as endpoint:
         forwarding.configure({"name": "app", "url": endpoint.url, "secret_param": forwarding.secret(
@@ -157,11 +174,13 @@ def test_a_redriven_message_whose_resource_moved_on_is_not_sent(
         _deliver_all(forwarding)
         assert _post(task("FINISH"))["statusCode"] == 200
         _deliver_all(forwarding)
+        _forget_sequences(forwarding, "app")
         refuse["on"] = False
         assert cli(["forward", "redrive", "--destination", "app"]) == 0
         _deliver_all(forwarding)
     statuses = [(json.loads(r.body)["data"]["status"], reply.status) for r, reply in endpoint.requests]
     assert statuses == [("PROCESSING", 400), ("FINISH", 200)]  # never PROCESSING after FINISH
+    assert read_latest.call_count == 1  # the sequence-less dead letter, and only it, read the ledger
     assert forwarding.waiting(dead=True) == []
     assert "ForwardSuperseded" in capsys.readouterr().out
 
